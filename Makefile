@@ -1,0 +1,34 @@
+# firstin: `make run` starts everything, `make test` runs every test. Both install what is missing first.
+# uv is bootstrapped into .tools/ when the machine has none (python3 -m venv + pip), so a bare machine with
+# Python 3.11+ is enough.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test lint sync clean
+
+$(VENV)/.synced: uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+sync: $(VENV)/.synced
+
+run: $(VENV)/.synced
+	$(PY) -m firstin_stack.run
+
+test: $(VENV)/.synced
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache

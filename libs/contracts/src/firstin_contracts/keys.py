@@ -1,0 +1,89 @@
+"""Names of every Redis key, list and channel the services share.
+
+Every key one product's scripts touch carries the product's hash tag (`{sku}`), so a product's enqueue and
+decide scripts run on a single Redis Cluster slot (Redis docs, "Hash tags").
+"""
+
+import re
+import uuid
+from dataclasses import dataclass
+
+# Lower-case letters, digits and hyphens: safe in URLs, Redis keys and order ids (which embed the sku).
+SKU_PATTERN = r"^[a-z0-9][a-z0-9-]{0,47}$"
+_SKU_RE = re.compile(SKU_PATTERN)
+
+DEFAULT_SKU = "default"
+
+# Pub/sub channel on which the processor publishes every batch of decisions (OrdersDecided).
+OUTCOMES_CHANNEL = "firstin:outcomes"
+# Pub/sub channel on which the api rings the processor's bell after queueing (ProductQueued).
+WAKE_CHANNEL = "firstin:wake"
+# Set of every sku ever configured, so a starting processor can find lines left from before.
+PRODUCTS_SET = "firstin:products"
+
+_ORDER_ID_SEPARATOR = "."
+
+
+def is_valid_sku(sku: str) -> bool:
+    return bool(_SKU_RE.match(sku))
+
+
+def order_id_for(sku: str) -> str:
+    """A new order id. It embeds the sku so an order's record is found without a global index."""
+    return f"{sku}{_ORDER_ID_SEPARATOR}{uuid.uuid4().hex}"
+
+
+def sku_of_order_id(order_id: str) -> str | None:
+    sku, sep, rest = order_id.partition(_ORDER_ID_SEPARATOR)
+    if not sep or not is_valid_sku(sku) or len(rest) != 32 or not rest.isalnum():
+        return None
+    return sku
+
+
+@dataclass(frozen=True, slots=True)
+class ProductKeys:
+    """The Redis keys of one product, all under the product's hash tag."""
+
+    sku: str
+
+    @property
+    def _prefix(self) -> str:
+        return f"firstin:{{{self.sku}}}"
+
+    @property
+    def product(self) -> str:
+        """Hash: stock_total, stock_left, per_customer_limit, sold_out, pending_qty, last_position, decided."""
+        return f"{self._prefix}:product"
+
+    @property
+    def queue(self) -> str:
+        """List of PlaceOrder messages waiting for a decision, in position order."""
+        return f"{self._prefix}:queue"
+
+    @property
+    def orders(self) -> str:
+        """Hash: order_id -> OrderRecord JSON. The source of truth for every order of the product."""
+        return f"{self._prefix}:orders"
+
+    @property
+    def bought(self) -> str:
+        """Hash: email -> quantity accepted so far (per-customer limit)."""
+        return f"{self._prefix}:bought"
+
+    @property
+    def dead_letters(self) -> str:
+        """List of messages the processor could not decide, each with the reason."""
+        return f"{self._prefix}:dead-letters"
+
+    def idempotency(self, key_digest: str) -> str:
+        return f"{self._prefix}:idempotency:{key_digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerKeys:
+    email: str
+
+    @property
+    def recent_orders(self) -> str:
+        """Sorted set: order ids of the buyer's recent orders, scored by creation time (ms)."""
+        return f"firstin:buyer:{{{self.email}}}:orders"

@@ -1,0 +1,109 @@
+"""Messages the services exchange, as pydantic models.
+
+Times are integer milliseconds since the epoch (what Redis' TIME gives a Lua script cheaply).
+Names: commands in the imperative (PlaceOrder), events in the past tense (OrdersDecided).
+"""
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from firstin_contracts.keys import SKU_PATTERN
+
+SCHEMA_VERSION = 1
+
+Sku = Annotated[str, Field(pattern=SKU_PATTERN)]
+Quantity = Annotated[int, Field(ge=1, le=1000)]
+EpochMillis = Annotated[int, Field(ge=0)]
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class RejectReason(StrEnum):
+    SOLD_OUT = "sold_out"
+    INSUFFICIENT_STOCK = "insufficient_stock"
+    LIMIT_EXCEEDED = "limit_exceeded"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlaceOrder(_Message):
+    """Queued by the api on the product's list; decided by the processor."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    order_id: str
+    sku: Sku
+    email: str
+    quantity: Quantity
+
+
+class ProductQueued(_Message):
+    """Published by the api after queueing, so an idle processor wakes at once instead of at its next poll."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    sku: Sku
+
+
+class OrderRecord(_Message):
+    """An order as stored in its product's orders hash: written pending by the api, decided by the processor."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    order_id: str
+    sku: Sku
+    email: str
+    quantity: Quantity
+    position: int = Field(ge=1)
+    status: OrderStatus
+    reason: RejectReason | None = None
+    created_at: EpochMillis
+    decided_at: EpochMillis | None = None
+    # The n-th decision taken on this product; decisions follow positions when this grows with position.
+    decision_seq: int | None = None
+
+
+class OrderDecided(_Message):
+    order_id: str
+    sku: Sku
+    email: str
+    quantity: Quantity
+    position: int = Field(ge=1)
+    status: Literal[OrderStatus.ACCEPTED, OrderStatus.REJECTED]
+    reason: RejectReason | None = None
+    decided_at: EpochMillis
+    decision_seq: int = Field(ge=1)
+
+
+class OrdersDecided(_Message):
+    """Published by the processor on OUTCOMES_CHANNEL, one message per batch of decisions of one product."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    sku: Sku
+    decisions: list[OrderDecided]
+
+
+class OrderUpdate(_Message):
+    """Payload of the Socket.IO `order` event a buyer receives."""
+
+    order_id: str
+    sku: Sku
+    status: OrderStatus
+    reason: RejectReason | None = None
+    position: int
+
+    @classmethod
+    def of(cls, order: OrderRecord | OrderDecided) -> "OrderUpdate":
+        return cls(
+            order_id=order.order_id,
+            sku=order.sku,
+            status=order.status,
+            reason=order.reason,
+            position=order.position,
+        )

@@ -1,0 +1,131 @@
+"""Domain-named helpers to drive a running firstin from tests: place orders, listen as a buyer."""
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import socketio
+
+FINAL_STATUSES = frozenset({"accepted", "rejected"})
+
+
+def unique_sku(prefix: str = "test") -> str:
+    """A fresh product per test: tests never share state, so they need no teardown."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def unique_email(prefix: str = "buyer") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+@dataclass
+class BuyerSocket:
+    """A Socket.IO client connected with a buyer token; records every `order` event it receives."""
+
+    client: socketio.AsyncClient
+    events: list[dict[str, Any]] = field(default_factory=list)
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def _on_order(self, data: dict[str, Any]) -> None:
+        async with self._changed:
+            self.events.append(data)
+            self._changed.notify_all()
+
+    def finals(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["status"] in FINAL_STATUSES]
+
+    async def wait_for_final(self, order_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The first final event for the order, waiting for it at most `timeout` seconds."""
+
+        def found() -> dict[str, Any] | None:
+            return next((e for e in self.finals() if e["order_id"] == order_id), None)
+
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: found() is not None), timeout)
+        event = found()
+        assert event is not None
+        return event
+
+    async def close(self) -> None:
+        await self.client.disconnect()
+
+
+class FirstinClient:
+    def __init__(self, api_url: str, notifier_url: str, admin_token: str, *, timeout: float = 10.0):
+        self.api_url = api_url
+        self.notifier_url = notifier_url
+        self.admin_token = admin_token
+        self.http = httpx.AsyncClient(
+            base_url=api_url, timeout=timeout, limits=httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        )
+        self._sockets: list[BuyerSocket] = []
+
+    async def create_product(self, sku: str, stock: int, per_customer_limit: int | None = None) -> dict[str, Any]:
+        response = await self.http.put(
+            f"/admin/products/{sku}",
+            json={"stock": stock, "per_customer_limit": per_customer_limit},
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+        )
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def place_order(
+        self, email: str, sku: str | None = None, quantity: int = 1, idempotency_key: str | None = None
+    ) -> httpx.Response:
+        body: dict[str, Any] = {"email": email, "quantity": quantity}
+        if sku is not None:
+            body["sku"] = sku
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return await self.http.post("/orders", json=body, headers=headers)
+
+    async def session_token(self, email: str, sku: str) -> str:
+        """A token for `email`, obtained the only way buyers get one: by placing an order (quantity 1)."""
+        response = await self.place_order(email, sku)
+        response.raise_for_status()
+        token: str = response.json()["token"]
+        return token
+
+    async def get_order(self, order_id: str) -> dict[str, Any]:
+        response = await self.http.get(f"/orders/{order_id}")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def get_product(self, sku: str) -> dict[str, Any]:
+        response = await self.http.get(f"/products/{sku}")
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    async def listen_for(self, token: str | None, *, timeout: float = 10.0) -> BuyerSocket:
+        """Connect a buyer socket (websocket transport). Raises socketio.exceptions.ConnectionError if refused."""
+        client = socketio.AsyncClient(reconnection=False)
+        buyer = BuyerSocket(client)
+        client.on("order", buyer._on_order)
+        auth = {"token": token} if token is not None else None
+        await client.connect(
+            self.notifier_url, auth=auth, transports=["websocket"], wait_timeout=timeout, socketio_path="socket.io"
+        )
+        self._sockets.append(buyer)
+        return buyer
+
+    async def wait_until_decided(self, order_ids: list[str], timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Poll GET /orders until every order has a final status; returns the records."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            records = await asyncio.gather(*(self.get_order(i) for i in order_ids))
+            if all(r["status"] in FINAL_STATUSES for r in records):
+                return list(records)
+            if asyncio.get_running_loop().time() > deadline:
+                pending = [r["order_id"] for r in records if r["status"] not in FINAL_STATUSES]
+                raise TimeoutError(f"{len(pending)} orders still pending: {pending[:5]}")
+            await asyncio.sleep(0.05)
+
+    async def aclose(self) -> None:
+        for buyer in self._sockets:
+            if buyer.client.connected:
+                await buyer.close()
+        await self.http.aclose()

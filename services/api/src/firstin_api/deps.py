@@ -1,0 +1,40 @@
+"""FastAPI dependencies, as Annotated aliases."""
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from firstin_api.settings import ApiSettings
+from firstin_api.store import OrderStore
+
+
+def _store(request: Request) -> OrderStore:
+    store: OrderStore = request.app.state.store
+    return store
+
+
+def _settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+Store = Annotated[OrderStore, Depends(_store)]
+Settings = Annotated[ApiSettings, Depends(_settings)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _require_admin(
+    settings: Settings, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    if credentials is None or not secrets.compare_digest(
+        credentials.credentials.encode(), settings.admin_token.encode()
+    ):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "admin token required", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+AdminOnly = Depends(_require_admin)

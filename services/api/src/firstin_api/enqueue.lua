@@ -1,0 +1,25 @@
+-- Give an order its place in line and write its pending record, in the same MULTI as the RPUSH of its
+-- message (FastStream publish), so the record and the queued message exist together or not at all, and
+-- positions follow list order whatever the number of api workers.
+-- If the record already exists (an idempotent retry finishing a first attempt), nothing changes; the
+-- second queued message is then dead-lettered by the processor as already decided or mismatched.
+--
+-- KEYS: 1 product hash, 2 orders hash
+-- ARGV: 1 order id, 2 sku, 3 email, 4 quantity
+-- Returns the order's position, or 0 when the product does not exist.
+local product, orders = KEYS[1], KEYS[2]
+local order_id, sku, email, quantity = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+
+local existing = redis.call('HGET', orders, order_id)
+if existing then return cjson.decode(existing).position end
+if redis.call('EXISTS', product) == 0 then return 0 end
+
+local position = redis.call('HINCRBY', product, 'last_position', 1)
+redis.call('HINCRBY', product, 'pending_qty', quantity)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', orders, order_id, cjson.encode({
+  order_id = order_id, sku = sku, email = email, quantity = quantity,
+  position = position, status = 'pending', created_at = now,
+}))
+return position

@@ -1,0 +1,96 @@
+"""Composition root of the api: builds the broker, the store and the FastAPI app."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from faststream.redis import RedisBroker
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from firstin_api import metrics
+from firstin_api.limits import BodySizeLimit
+from firstin_api.routes import router
+from firstin_api.settings import ApiSettings, get_settings
+from firstin_api.store import OrderStore
+from firstin_api.wire import JsonEnvelopeFormat
+
+log = logging.getLogger("firstin.api")
+STATIC_DIR = files("firstin_api").joinpath("static")
+REDIS_RETRY_AFTER_SECONDS = 1
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        broker = RedisBroker(
+            settings.redis_url,
+            message_format=JsonEnvelopeFormat,
+            socket_timeout=settings.redis_timeout_seconds,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+            logger=None,
+        )
+        redis = await broker.connect()
+        app.state.store = OrderStore(
+            broker,
+            redis,
+            idempotency_ttl=settings.idempotency_ttl_seconds,
+            recent_orders_kept=settings.recent_orders_kept,
+        )
+        log.info("api started")
+        try:
+            yield
+        finally:
+            await broker.stop()
+            log.info("api stopped")
+
+    app = FastAPI(
+        title="firstin api",
+        summary="First-come, first-served sales of limited stock",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(router)
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        metrics.REDIS_ERRORS.inc()
+        log.warning("redis unavailable", extra={"path": request.url.path, "error": repr(exc)})
+        return JSONResponse(
+            {"detail": "order store unavailable, retry shortly"},
+            status_code=503,
+            headers={"Retry-After": str(REDIS_RETRY_AFTER_SECONDS)},
+        )
+
+    @app.get("/livez", include_in_schema=False)
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            ready = await request.app.state.store.ping()
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            ready = False
+        return JSONResponse({"status": "ready" if ready else "redis unreachable"}, status_code=200 if ready else 503)
+
+    @app.get("/config", include_in_schema=False)
+    async def client_config() -> dict[str, str]:
+        """What the demo page needs to reach the notifier."""
+        return {"notifier_url": settings.notifier_public_url}
+
+    @app.get("/", include_in_schema=False)
+    async def demo_page() -> FileResponse:
+        return FileResponse(str(STATIC_DIR.joinpath("index.html")))
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.mount("/metrics", metrics.metrics_app())
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

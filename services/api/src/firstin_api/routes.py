@@ -1,0 +1,136 @@
+"""HTTP routes: decode the request, call the store, shape the answer."""
+
+import logging
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Path, Response, status
+from fastapi.responses import JSONResponse
+
+from firstin_api import metrics
+from firstin_api.deps import AdminOnly, Settings, Store
+from firstin_api.schemas import (
+    BuyCreate,
+    DoorRejectionPublic,
+    ErrorPublic,
+    OrderAcceptedPublic,
+    OrderCreate,
+    OrderPublic,
+    ProductConfigure,
+    ProductPublic,
+)
+from firstin_api.store import IdempotencyKeyReused, Product, SoldOut, UnknownProduct
+from firstin_contracts import DEFAULT_SKU, SKU_PATTERN, RejectReason, issue_buyer_token
+
+log = logging.getLogger("firstin.api")
+router = APIRouter()
+
+SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
+
+_ORDER_RESPONSES: dict[int | str, dict[str, object]] = {
+    202: {"model": OrderAcceptedPublic, "description": "Queued; the outcome follows on the buyer's socket"},
+    404: {"model": ErrorPublic, "description": "Unknown sku"},
+    409: {"model": DoorRejectionPublic, "description": "Sold out: nothing was queued"},
+    413: {"model": ErrorPublic, "description": "Body too large"},
+    503: {"model": ErrorPublic, "description": "Redis unreachable; retry after Retry-After seconds"},
+}
+
+
+async def _place(
+    order: OrderCreate, idempotency_key: str | None, store: Store, settings: Settings, response: Response
+) -> OrderAcceptedPublic | JSONResponse:
+    started = time.perf_counter()
+    metrics.ORDERS_RECEIVED.labels(order.sku).inc()
+    try:
+        placed = await store.place_order(
+            sku=order.sku, email=order.email, quantity=order.quantity, idempotency_key=idempotency_key
+        )
+    except UnknownProduct:
+        metrics.ORDERS_REJECTED_AT_DOOR.labels("unknown_sku").inc()
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown sku {order.sku!r}") from None
+    except SoldOut:
+        metrics.ORDERS_REJECTED_AT_DOOR.labels(RejectReason.SOLD_OUT).inc()
+        return JSONResponse(DoorRejectionPublic(reason=RejectReason.SOLD_OUT).model_dump(), status_code=409)
+    except IdempotencyKeyReused:
+        metrics.ORDERS_REJECTED_AT_DOOR.labels("idempotency_key_reused").inc()
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": ["header", "Idempotency-Key"], "msg": "key already used with a different body",
+              "type": "idempotency_key_reused"}],
+        ) from None
+    record = placed.record
+    if not placed.replayed:
+        metrics.ORDERS_QUEUED.labels(order.sku).inc()
+        log.info("order queued", extra={"order_id": record.order_id, "sku": record.sku, "position": record.position})
+    metrics.PLACE_ORDER_DURATION.observe(time.perf_counter() - started)
+    response.status_code = status.HTTP_202_ACCEPTED
+    response.headers["Location"] = f"/orders/{record.order_id}"
+    return OrderAcceptedPublic(
+        order_id=record.order_id,
+        status=record.status,
+        sku=record.sku,
+        quantity=record.quantity,
+        position=record.position,
+        token=issue_buyer_token(record.email, secret=settings.token_secret, ttl_seconds=settings.token_ttl_seconds),
+    )
+
+
+@router.post("/orders", status_code=202, response_model=OrderAcceptedPublic, responses=_ORDER_RESPONSES)
+async def place_order(
+    order: OrderCreate, store: Store, settings: Settings, response: Response, idempotency_key: IdempotencyKey = None
+) -> OrderAcceptedPublic | JSONResponse:
+    """Queue an order for a decision, or refuse it at once when the product is sold out."""
+    return await _place(order, idempotency_key, store, settings, response)
+
+
+@router.post("/buy", status_code=202, response_model=OrderAcceptedPublic, responses=_ORDER_RESPONSES)
+async def buy(
+    body: BuyCreate, store: Store, settings: Settings, response: Response, idempotency_key: IdempotencyKey = None
+) -> OrderAcceptedPublic | JSONResponse:
+    """The tutorial's endpoint: one item of the default product."""
+    order = OrderCreate(email=body.email, sku=DEFAULT_SKU, quantity=1)
+    return await _place(order, idempotency_key, store, settings, response)
+
+
+@router.get("/orders/{order_id}", response_model=OrderPublic, responses={404: {"model": ErrorPublic}})
+async def get_order(order_id: str, store: Store) -> OrderPublic:
+    record = await store.get_order(order_id)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown order")
+    return OrderPublic.of(record)
+
+
+def _product_public(product: Product) -> ProductPublic:
+    return ProductPublic(
+        sku=product.sku,
+        stock_total=product.stock_total,
+        stock_left=product.stock_left,
+        sold_out=product.sold_out,
+        per_customer_limit=product.per_customer_limit,
+        now_serving=product.now_serving,
+        queue_length=product.queue_length,
+    )
+
+
+@router.get("/products/{sku}", response_model=ProductPublic, responses={404: {"model": ErrorPublic}})
+async def get_product(sku: SkuPath, store: Store) -> ProductPublic:
+    product = await store.get_product(sku)
+    if product is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown sku {sku!r}")
+    return _product_public(product)
+
+
+@router.put(
+    "/admin/products/{sku}",
+    response_model=ProductPublic,
+    dependencies=[AdminOnly],
+    responses={401: {"model": ErrorPublic}},
+)
+async def configure_product(sku: SkuPath, body: ProductConfigure, store: Store) -> ProductPublic:
+    """Create a product or reset its stock (a new round: per-customer counts start again)."""
+    await store.configure_product(sku, stock=body.stock, per_customer_limit=body.per_customer_limit)
+    log.info("product configured", extra={"sku": sku, "stock": body.stock})
+    product = await store.get_product(sku)
+    assert product is not None
+    return _product_public(product)

@@ -1,0 +1,91 @@
+"""HTTP models of the api (…Create for requests, …Public for responses)."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+from firstin_contracts import DEFAULT_SKU, SKU_PATTERN, OrderRecord, OrderStatus, RejectReason
+
+# Addresses are compared case-insensitively: one buyer, one room, one per-customer count.
+Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
+Sku = Annotated[str, Field(pattern=SKU_PATTERN, examples=[DEFAULT_SKU])]
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    sku: Sku = DEFAULT_SKU
+    quantity: int = Field(default=1, ge=1, le=1000)
+
+
+class BuyCreate(BaseModel):
+    """The tutorial's `POST /buy` body: one item of the default product."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+
+
+class OrderAcceptedPublic(BaseModel):
+    order_id: str
+    status: OrderStatus
+    sku: str
+    quantity: int
+    position: int = Field(description="1-based place in the product's line")
+    token: str = Field(description="Pass as Socket.IO auth {token} to receive this buyer's outcomes")
+
+
+class DoorRejectionPublic(BaseModel):
+    status: Literal["rejected"] = "rejected"
+    reason: RejectReason
+
+
+def _iso(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class OrderPublic(BaseModel):
+    order_id: str
+    status: OrderStatus
+    reason: RejectReason | None
+    sku: str
+    quantity: int
+    position: int
+    created_at: datetime
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, record: OrderRecord) -> "OrderPublic":
+        return cls(
+            order_id=record.order_id,
+            status=record.status,
+            reason=record.reason,
+            sku=record.sku,
+            quantity=record.quantity,
+            position=record.position,
+            created_at=_iso(record.created_at),  # type: ignore[arg-type]
+            decided_at=_iso(record.decided_at),
+        )
+
+
+class ProductPublic(BaseModel):
+    sku: str
+    stock_total: int
+    stock_left: int
+    sold_out: bool
+    per_customer_limit: int | None
+    now_serving: int = Field(description="Highest position decided so far")
+    queue_length: int = Field(description="Orders waiting for a decision")
+
+
+class ProductConfigure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stock: int = Field(ge=0, le=10_000_000)
+    per_customer_limit: int | None = Field(default=None, ge=1)
+
+
+class ErrorPublic(BaseModel):
+    detail: str

@@ -1,0 +1,44 @@
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Usable only in dev mode: a production start with either of these is refused (see _no_dev_secrets).
+DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
+DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
+
+
+class ApiSettings(BaseSettings):
+    """Every setting of the api, read from FIRSTIN_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="FIRSTIN_", extra="ignore")
+
+    env: Literal["dev", "production"] = "dev"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_workers: int = Field(default=2, ge=1, le=64)
+    admin_token: str = DEV_ADMIN_TOKEN
+    # Shared with the notifier: it signs the buyer tokens the notifier checks.
+    token_secret: str = Field(default=DEV_TOKEN_SECRET, min_length=32)
+    token_ttl_seconds: int = Field(default=4 * 3600, ge=60)
+    # Where browsers reach the notifier; the demo page reads it from /config.
+    notifier_public_url: str = "http://127.0.0.1:8001"
+    max_body_bytes: int = Field(default=4096, ge=256)
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    # How many of a buyer's latest orders the notifier replays on connect.
+    recent_orders_kept: int = Field(default=50, ge=1)
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _no_dev_secrets(self) -> "ApiSettings":
+        if self.env == "production" and (self.token_secret == DEV_TOKEN_SECRET or self.admin_token == DEV_ADMIN_TOKEN):
+            raise ValueError("FIRSTIN_ADMIN_TOKEN and FIRSTIN_TOKEN_SECRET must be set in production")
+        return self
+
+
+@lru_cache
+def get_settings() -> ApiSettings:
+    return ApiSettings()

@@ -1,0 +1,167 @@
+"""Redis adapter of the api: the door check, queueing an order, and reading orders and products."""
+
+import hashlib
+import time
+from dataclasses import dataclass
+from importlib.resources import files
+
+from faststream.redis import RedisBroker
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from firstin_contracts import (
+    PRODUCTS_SET,
+    WAKE_CHANNEL,
+    BuyerKeys,
+    OrderRecord,
+    PlaceOrder,
+    ProductKeys,
+    ProductQueued,
+    order_id_for,
+    sku_of_order_id,
+)
+
+_SCRIPTS = files("firstin_api")
+ENQUEUE_SCRIPT = _SCRIPTS.joinpath("enqueue.lua").read_text()
+CONFIGURE_SCRIPT = _SCRIPTS.joinpath("configure.lua").read_text()
+
+
+class UnknownProduct(Exception):
+    pass
+
+
+class SoldOut(Exception):
+    pass
+
+
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key was first used with another body."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    record: OrderRecord
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    sku: str
+    stock_total: int
+    stock_left: int
+    sold_out: bool
+    per_customer_limit: int | None
+    now_serving: int
+    queue_length: int
+    last_position: int
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class OrderStore:
+    def __init__(self, broker: RedisBroker, redis: "Redis[bytes]", *, idempotency_ttl: int, recent_orders_kept: int):
+        self._broker = broker
+        self._redis = redis
+        self._configure = redis.register_script(CONFIGURE_SCRIPT)
+        self._idempotency_ttl = idempotency_ttl
+        self._recent_orders_kept = recent_orders_kept
+
+    async def place_order(
+        self, *, sku: str, email: str, quantity: int, idempotency_key: str | None
+    ) -> PlacedOrder:
+        keys = ProductKeys(sku)
+        order_id = order_id_for(sku)
+        if idempotency_key is not None:
+            claimed_id = await self._claim_idempotency_key(keys, idempotency_key, order_id, sku, email, quantity)
+            if claimed_id != order_id:
+                if record := await self.get_order(claimed_id):
+                    return PlacedOrder(record, replayed=True)
+                # The first attempt with this key died before queueing: finish it under the same order id.
+                order_id = claimed_id
+
+        # The door: one read, so a sold-out stampede costs Redis almost nothing and queues nothing.
+        stock_left, sold_out = await self._redis.hmget(keys.product, ["stock_left", "sold_out"])
+        if stock_left is None:
+            raise UnknownProduct(sku)
+        if sold_out == b"1":
+            raise SoldOut(sku)
+
+        message = PlaceOrder(order_id=order_id, sku=sku, email=email, quantity=quantity)
+        buyer = BuyerKeys(email)
+        now_ms = int(time.time() * 1000)
+        # MULTI/EXEC: the record (script) and the queued message (FastStream publish) land together. The script
+        # is sent with EVAL, not EVALSHA: a NOSCRIPT error inside MULTI would not stop the RPUSH after it.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.eval(ENQUEUE_SCRIPT, 2, keys.product, keys.orders, order_id, sku, email, quantity)
+            await self._broker.publish(message, list=keys.queue, pipeline=pipe)
+            await self._broker.publish(ProductQueued(sku=sku), channel=WAKE_CHANNEL, pipeline=pipe)
+            pipe.zadd(buyer.recent_orders, {order_id: now_ms})
+            pipe.zremrangebyrank(buyer.recent_orders, 0, -self._recent_orders_kept - 1)
+            pipe.expire(buyer.recent_orders, self._idempotency_ttl)
+            position = int((await pipe.execute())[0])
+        if position == 0:
+            raise UnknownProduct(sku)
+        record = await self.get_order(order_id)
+        if record is None:  # only if the product was wiped between the two calls
+            raise UnknownProduct(sku)
+        return PlacedOrder(record)
+
+    async def _claim_idempotency_key(
+        self, keys: ProductKeys, key: str, order_id: str, sku: str, email: str, quantity: int
+    ) -> str:
+        """The order id this key stands for: ours if we claimed it first, else the first claimant's."""
+        body_digest = _digest(f"{sku}\n{email}\n{quantity}")
+        idem_key = keys.idempotency(_digest(key))
+        if await self._redis.set(idem_key, f"{order_id} {body_digest}", nx=True, ex=self._idempotency_ttl):
+            return order_id
+        existing = await self._redis.get(idem_key)
+        if existing is None:  # expired in between: claim again
+            return await self._claim_idempotency_key(keys, key, order_id, sku, email, quantity)
+        first_order_id, first_digest = existing.decode().split(" ", 1)
+        if first_digest != body_digest:
+            raise IdempotencyKeyReused(key)
+        return first_order_id
+
+    async def get_order(self, order_id: str) -> OrderRecord | None:
+        sku = sku_of_order_id(order_id)
+        if sku is None:
+            return None
+        raw = await self._redis.hget(ProductKeys(sku).orders, order_id)
+        if raw is None:
+            return None
+        try:
+            return OrderRecord.model_validate_json(raw)
+        except ValidationError:
+            return None
+
+    async def get_product(self, sku: str) -> Product | None:
+        keys = ProductKeys(sku)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.product)
+            pipe.llen(keys.queue)
+            fields, queue_length = await pipe.execute()
+        if not fields:
+            return None
+        f = {k.decode(): v.decode() for k, v in fields.items()}
+        limit = int(f.get("per_customer_limit", "0"))
+        return Product(
+            sku=sku,
+            stock_total=int(f["stock_total"]),
+            stock_left=int(f["stock_left"]),
+            sold_out=f.get("sold_out") == "1",
+            per_customer_limit=limit or None,
+            now_serving=int(f.get("now_serving", "0")),
+            queue_length=int(queue_length),
+            last_position=int(f.get("last_position", "0")),
+        )
+
+    async def configure_product(self, sku: str, *, stock: int, per_customer_limit: int | None) -> None:
+        keys = ProductKeys(sku)
+        await self._configure(
+            keys=[keys.product, keys.bought, PRODUCTS_SET], args=[sku, stock, per_customer_limit or 0]
+        )
+
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())

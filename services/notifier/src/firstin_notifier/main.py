@@ -1,0 +1,140 @@
+"""Composition root of the notifier: a python-socketio server relaying decisions to their buyers only.
+
+Each socket proves with its token which buyer it speaks for and joins that buyer's room; decisions arrive on
+the outcomes channel (FastStream subscriber) and go to the room of the buyer they belong to, nowhere else.
+"""
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import socketio
+from faststream.redis import RedisBroker
+from prometheus_client import make_asgi_app
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Mount, Route
+
+from firstin_contracts import (
+    ORDER_EVENT,
+    OUTCOMES_CHANNEL,
+    SOCKETIO_PATH,
+    InvalidToken,
+    OrdersDecided,
+    OrderStatus,
+    OrderUpdate,
+    verify_buyer_token,
+)
+from firstin_notifier import metrics
+from firstin_notifier.replay import RecentOrders
+from firstin_notifier.settings import NotifierSettings, get_settings
+
+log = logging.getLogger("firstin.notifier")
+FINAL_STATUSES = frozenset({OrderStatus.ACCEPTED, OrderStatus.REJECTED})
+
+
+def buyer_room(email: str) -> str:
+    return f"buyer:{email}"
+
+
+def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
+    settings = settings or get_settings()
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=settings.cors_allowed_origins,
+        logger=False,
+        engineio_logger=False,
+    )
+    broker = RedisBroker(
+        settings.redis_url,
+        socket_timeout=None,  # the pub/sub connection blocks waiting for messages by design
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        logger=None,
+    )
+    state: dict[str, RecentOrders] = {}
+    # What each socket has been told, order id -> status. A decision can reach a socket twice (live, and in
+    # the replay of a socket that just connected); this keeps it to once, and stops a replay read before
+    # the decision from overwriting the final status with "pending".
+    told: dict[str, dict[str, str]] = {}
+
+    async def tell(sid: str, update: OrderUpdate, kind: str) -> None:
+        seen = told.get(sid)
+        if seen is None:
+            return  # disconnected meanwhile
+        previous = seen.get(update.order_id)
+        if previous == update.status or previous in FINAL_STATUSES:
+            return
+        seen[update.order_id] = update.status
+        await sio.emit(ORDER_EVENT, update.model_dump(mode="json"), to=sid)
+        metrics.EVENTS_EMITTED.labels(kind).inc()
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: object) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            email = verify_buyer_token(token, secret=settings.token_secret)
+        except InvalidToken as exc:
+            metrics.CONNECTIONS_REFUSED.labels(str(exc)).inc()
+            raise socketio.exceptions.ConnectionRefusedError(str(exc)) from None
+        told[sid] = {}
+        await sio.enter_room(sid, buyer_room(email))
+        metrics.CONNECTED_SOCKETS.inc()
+        # After this handler returns the server acknowledges the connection; the replay's first Redis read
+        # yields, so its events always follow the acknowledgement.
+        sio.start_background_task(replay, sid, email)
+
+    async def replay(sid: str, email: str) -> None:
+        try:
+            records = await state["recent"].of_buyer(email)
+        except RedisError as exc:
+            metrics.REDIS_ERRORS.inc()
+            log.warning("replay failed", extra={"error": repr(exc)})
+            return
+        for record in records:
+            await tell(sid, OrderUpdate.of(record), "replay")
+
+    @sio.event
+    async def disconnect(sid: str, reason: object = None) -> None:
+        if told.pop(sid, None) is not None:
+            metrics.CONNECTED_SOCKETS.dec()
+
+    @broker.subscriber(channel=OUTCOMES_CHANNEL)
+    async def on_orders_decided(batch: OrdersDecided) -> None:
+        now_ms = time.time() * 1000
+        for decision in batch.decisions:
+            update = OrderUpdate.of(decision)
+            for sid, _ in list(sio.manager.get_participants("/", buyer_room(decision.email))):
+                await tell(sid, update, "decision")
+            metrics.DELIVERY_DELAY.observe(max(0.0, now_ms - decision.decided_at) / 1000)
+            log.debug("order event emitted", extra={"order_id": decision.order_id, "status": decision.status})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        redis = await broker.connect()
+        state["recent"] = RecentOrders(redis, limit=settings.replay_orders)
+        await broker.start()
+        log.info("notifier started")
+        try:
+            yield
+        finally:
+            await broker.stop()
+            log.info("notifier stopped")
+
+    async def livez(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> JSONResponse:
+        ready = await broker.ping(timeout=1)
+        return JSONResponse({"status": "ready" if ready else "redis unreachable"}, status_code=200 if ready else 503)
+
+    http_app = Starlette(
+        routes=[Route("/livez", livez), Route("/readyz", readyz), Mount("/metrics", make_asgi_app())],
+        lifespan=lifespan,
+    )
+    return socketio.ASGIApp(sio, other_asgi_app=http_app, socketio_path=SOCKETIO_PATH)
+
+

@@ -1,0 +1,43 @@
+"""Redis adapter of the notifier: the current state of a buyer's recent orders, read from the order records
+(the source of truth), so an outcome decided while the buyer had no socket is not lost."""
+
+from collections import defaultdict
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from firstin_contracts import BuyerKeys, OrderRecord, ProductKeys, sku_of_order_id
+
+
+class RecentOrders:
+    def __init__(self, redis: "Redis[bytes]", *, limit: int):
+        self._redis = redis
+        self._limit = limit
+
+    async def of_buyer(self, email: str) -> list[OrderRecord]:
+        """The buyer's latest orders, oldest first."""
+        if self._limit == 0:
+            return []
+        ids = [i.decode() for i in await self._redis.zrange(BuyerKeys(email).recent_orders, -self._limit, -1)]
+        by_sku: dict[str, list[str]] = defaultdict(list)
+        for order_id in ids:
+            if sku := sku_of_order_id(order_id):
+                by_sku[sku].append(order_id)
+        if not by_sku:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sku, order_ids in by_sku.items():
+                pipe.hmget(ProductKeys(sku).orders, order_ids)
+            found = await pipe.execute()
+        records = []
+        for raws in found:
+            for raw in raws:
+                if raw is None:
+                    continue  # queued-then-failed attempt, or a record reset away
+                try:
+                    record = OrderRecord.model_validate_json(raw)
+                except ValidationError:
+                    continue
+                if record.email == email:  # never show one buyer another's order, whatever the index says
+                    records.append(record)
+        return sorted(records, key=lambda r: r.created_at)

@@ -1,0 +1,68 @@
+"""Composition root of the processor: a FastStream app with a health and metrics port.
+
+Orders are not consumed with FastStream's list subscriber: that pops a message before the handler runs
+(at-most-once), so a processor killed in between would lose the order in hand. The decide script pops and
+decides in one atomic step instead (see decide.lua and the README's "Guarantees"). FastStream carries the
+api's wake-up calls, and hosts the process (lifespan, ASGI routes, AsyncAPI).
+"""
+
+import logging
+from typing import Any
+
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.redis import RedisBroker
+from prometheus_client import make_asgi_app
+
+from firstin_contracts import WAKE_CHANNEL, ProductQueued
+from firstin_processor.settings import ProcessorSettings, get_settings
+from firstin_processor.store import DecisionStore
+from firstin_processor.worker import DecisionWorker
+
+log = logging.getLogger("firstin.processor")
+
+
+def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
+    settings = settings or get_settings()
+    broker = RedisBroker(settings.redis_url, logger=None)
+    state: dict[str, DecisionWorker] = {}
+
+    @broker.subscriber(channel=WAKE_CHANNEL)
+    async def on_product_queued(message: ProductQueued) -> None:
+        if worker := state.get("worker"):
+            worker.kick(message.sku)
+
+    async def start_worker() -> None:
+        redis = await broker.connect()
+        store = DecisionStore(
+            redis,
+            batch_size=settings.decide_batch_size,
+            max_message_bytes=settings.max_message_bytes,
+            dead_letters_kept=settings.dead_letters_kept,
+        )
+        state["worker"] = worker = DecisionWorker(store, poll_interval=settings.poll_interval_seconds)
+        worker.start()
+        log.info("processor started", extra={"batch_size": settings.decide_batch_size})
+
+    async def stop_worker() -> None:
+        if worker := state.pop("worker", None):
+            await worker.stop()
+        log.info("processor stopped")
+
+    @get(include_in_schema=False)
+    async def livez(scope: Any) -> AsgiResponse:
+        return AsgiResponse(b"ok", 200)
+
+    @get(include_in_schema=False)
+    async def readyz(scope: Any) -> AsgiResponse:
+        worker = state.get("worker")
+        if worker and worker.healthy and await broker.ping(timeout=1):
+            return AsgiResponse(b"ready", 200)
+        return AsgiResponse(b"redis unreachable", 503)
+
+    return AsgiFastStream(
+        broker,
+        asgi_routes=[("/livez", livez), ("/readyz", readyz), ("/metrics", make_asgi_app())],
+        after_startup=[start_worker],
+        on_shutdown=[stop_worker],
+        asyncapi_path="/asyncapi",
+    )

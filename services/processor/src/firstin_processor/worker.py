@@ -1,0 +1,102 @@
+"""The decision loop: drains each product's line through the decide script, one batch at a time.
+
+Correctness lives in the script (pop and decide are one atomic step); this loop only decides *when* to call
+it: at once when the api rings (ProductQueued), and on a poll in case a ring was lost.
+"""
+
+import asyncio
+import logging
+import time
+
+from redis.exceptions import RedisError
+
+from firstin_processor import metrics
+from firstin_processor.store import BatchSummary, DecisionStore
+
+log = logging.getLogger("firstin.processor")
+
+# A product is drained at most this many batches in a row before other products get their turn.
+BATCHES_PER_TURN = 50
+
+
+class DecisionWorker:
+    def __init__(self, store: DecisionStore, *, poll_interval: float):
+        self._store = store
+        self._poll_interval = poll_interval
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.healthy = False
+
+    def kick(self, sku: str) -> None:
+        self._dirty.add(sku)
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="decision-worker")
+
+    async def stop(self) -> None:
+        """Let the batch in hand finish (it is one atomic script call), then return."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while not self._stopping:
+            try:
+                if not self._dirty:
+                    # Always look at every line first: this finds work left from before a restart.
+                    self._dirty.update(await self._store.lines_with_work())
+                    self.healthy = True
+                if not self._dirty:
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                    except TimeoutError:
+                        pass
+                self._wake.clear()
+                dirty, self._dirty = self._dirty, set()
+                for sku in sorted(dirty):
+                    if self._stopping:
+                        break
+                    await self._drain(sku)
+                backoff = 0.05
+            except (RedisError, OSError) as exc:
+                self.healthy = False
+                metrics.REDIS_ERRORS.inc()
+                log.warning("redis unavailable, retrying", extra={"error": repr(exc), "retry_in_s": backoff})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    async def _drain(self, sku: str) -> None:
+        for _ in range(BATCHES_PER_TURN):
+            started = time.perf_counter()
+            summary = await self._store.decide_batch(sku)
+            metrics.BATCH_DURATION.observe(time.perf_counter() - started)
+            self._record(sku, summary)
+            if summary.remaining == 0 or self._stopping:
+                return
+        self._dirty.add(sku)  # more left: come back after the other products' turn
+
+    @staticmethod
+    def _record(sku: str, summary: BatchSummary) -> None:
+        if summary.accepted:
+            metrics.DECISIONS.labels(sku, "accepted", "").inc(summary.accepted)
+        for reason, count in summary.rejected.items():
+            metrics.DECISIONS.labels(sku, "rejected", reason).inc(count)
+        for reason, count in summary.dead_lettered.items():
+            metrics.DEAD_LETTERS.labels(sku, reason).inc(count)
+            log.warning("messages dead-lettered", extra={"sku": sku, "reason": reason, "count": count})
+        for wait in summary.waits_ms:
+            metrics.DECISION_WAIT.observe(wait / 1000)
+        metrics.QUEUE_LENGTH.labels(sku).set(summary.remaining)
+        if summary.stock_left is not None:
+            metrics.STOCK_LEFT.labels(sku).set(summary.stock_left)
+        if summary.decided:
+            log.info(
+                "batch decided",
+                extra={"sku": sku, "decided": summary.decided, "accepted": summary.accepted,
+                       "remaining": summary.remaining, "stock_left": summary.stock_left},
+            )
