@@ -24,6 +24,7 @@ run: $(VENV)/.synced
 	$(PY) -m firstin_stack.run
 
 test: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.synced

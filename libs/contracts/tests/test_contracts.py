@@ -56,7 +56,10 @@ def test_outcome_batch_parses_what_the_decide_script_publishes() -> None:
 
 
 def test_record_tolerates_fields_added_later() -> None:
-    raw = '{"order_id":"a.b","sku":"abc","email":"a@b.c","quantity":1,"position":3,"status":"pending","created_at":1,"x":2}'
+    raw = (
+        '{"order_id":"a.b","sku":"abc","email":"a@b.c","quantity":1,"position":3,'
+        '"status":"pending","created_at":1,"x":2}'
+    )
     assert OrderRecord.model_validate_json(raw).position == 3
 
 
@@ -79,7 +82,7 @@ def test_tokens_signed_with_another_secret_are_refused() -> None:
 
 def test_tampered_tokens_are_refused() -> None:
     token = issue_buyer_token("a@b.c", secret=SECRET, ttl_seconds=60)
-    header, payload, signature = token.split(".")
+    header, _payload, signature = token.split(".")
     other = issue_buyer_token("victim@b.c", secret=SECRET, ttl_seconds=60).split(".")[1]
     with pytest.raises(InvalidToken):
         verify_buyer_token(f"{header}.{other}.{signature}", secret=SECRET)

@@ -21,17 +21,31 @@ POISON = [b"not json", b'{"data": "{broken"}', b'{"order_id": 1}', b"x" * 5000, 
 def queue_line(client: redis.Redis, sku: str, stock: int, limit: int | None, line: list[tuple[str, int]]) -> list[str]:
     """Set up a product and queue orders the way the api does: a pending record beside each message."""
     keys = ProductKeys(sku)
-    client.hset(keys.product, mapping={"stock_total": stock, "stock_left": stock, "per_customer_limit": limit or 0,
-                                       "sold_out": int(stock == 0), "decided": 0,
-                                       "pending_qty": sum(q for _, q in line)})
+    client.hset(
+        keys.product,
+        mapping={
+            "stock_total": stock,
+            "stock_left": stock,
+            "per_customer_limit": limit or 0,
+            "sold_out": int(stock == 0),
+            "decided": 0,
+            "pending_qty": sum(q for _, q in line),
+        },
+    )
     order_ids = []
     for position, (email, quantity) in enumerate(line, start=1):
         order_id = f"{sku}.{uuid.uuid4().hex}"
-        record = {"order_id": order_id, "sku": sku, "email": email, "quantity": quantity, "position": position,
-                  "status": "pending", "created_at": 1}
+        record = {
+            "order_id": order_id,
+            "sku": sku,
+            "email": email,
+            "quantity": quantity,
+            "position": position,
+            "status": "pending",
+            "created_at": 1,
+        }
         client.hset(keys.orders, order_id, json.dumps(record))
-        body = json.dumps({"schema_version": 1, "order_id": order_id, "sku": sku, "email": email,
-                           "quantity": quantity})
+        body = json.dumps({"schema_version": 1, "order_id": order_id, "sku": sku, "email": email, "quantity": quantity})
         client.rpush(keys.queue, json.dumps({"data": body, "headers": {"content-type": "application/json"}}))
         order_ids.append(order_id)
     return order_ids

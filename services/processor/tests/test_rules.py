@@ -24,7 +24,9 @@ def test_last_item_goes_to_the_first_in_line_and_no_further() -> None:
 
 def test_reasons() -> None:
     assert decide(stock_left=0, per_customer_limit=1, already_bought=1, quantity=1).reason is RejectReason.SOLD_OUT
-    assert decide(stock_left=5, per_customer_limit=2, already_bought=1, quantity=2).reason is RejectReason.LIMIT_EXCEEDED
+    assert (
+        decide(stock_left=5, per_customer_limit=2, already_bought=1, quantity=2).reason is RejectReason.LIMIT_EXCEEDED
+    )
     assert decide(stock_left=1, per_customer_limit=None, already_bought=0, quantity=2).reason is (
         RejectReason.INSUFFICIENT_STOCK
     )

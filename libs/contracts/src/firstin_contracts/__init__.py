@@ -50,9 +50,9 @@ __all__ = [
     "ProductKeys",
     "ProductQueued",
     "RejectReason",
+    "is_valid_sku",
     "issue_buyer_token",
     "order_id_for",
     "sku_of_order_id",
     "verify_buyer_token",
-    "is_valid_sku",
 ]

@@ -56,8 +56,13 @@ async def _place(
         metrics.ORDERS_REJECTED_AT_DOOR.labels("idempotency_key_reused").inc()
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{"loc": ["header", "Idempotency-Key"], "msg": "key already used with a different body",
-              "type": "idempotency_key_reused"}],
+            [
+                {
+                    "loc": ["header", "Idempotency-Key"],
+                    "msg": "key already used with a different body",
+                    "type": "idempotency_key_reused",
+                }
+            ],
         ) from None
     record = placed.record
     if not placed.replayed:

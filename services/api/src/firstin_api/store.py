@@ -68,9 +68,7 @@ class OrderStore:
         self._idempotency_ttl = idempotency_ttl
         self._recent_orders_kept = recent_orders_kept
 
-    async def place_order(
-        self, *, sku: str, email: str, quantity: int, idempotency_key: str | None
-    ) -> PlacedOrder:
+    async def place_order(self, *, sku: str, email: str, quantity: int, idempotency_key: str | None) -> PlacedOrder:
         keys = ProductKeys(sku)
         order_id = order_id_for(sku)
         if idempotency_key is not None:

@@ -136,5 +136,3 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
         lifespan=lifespan,
     )
     return socketio.ASGIApp(sio, other_asgi_app=http_app, socketio_path=SOCKETIO_PATH)
-
-

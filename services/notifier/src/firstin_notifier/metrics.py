@@ -3,8 +3,12 @@
 from prometheus_client import Counter, Gauge, Histogram
 
 CONNECTED_SOCKETS = Gauge("firstin_notifier_connected_sockets", "Sockets connected with a valid token.")
-CONNECTIONS_REFUSED = Counter("firstin_notifier_connections_refused_total", "Connections refused, by reason.", ["reason"])
-EVENTS_EMITTED = Counter("firstin_notifier_events_emitted_total", "Order events emitted to buyer rooms, by kind.", ["kind"])
+CONNECTIONS_REFUSED = Counter(
+    "firstin_notifier_connections_refused_total", "Connections refused, by reason.", ["reason"]
+)
+EVENTS_EMITTED = Counter(
+    "firstin_notifier_events_emitted_total", "Order events emitted to buyer rooms, by kind.", ["kind"]
+)
 DELIVERY_DELAY = Histogram(
     "firstin_notifier_delivery_delay_seconds",
     "Time from a decision in Redis to its emit to the buyer's room.",

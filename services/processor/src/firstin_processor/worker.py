@@ -97,6 +97,11 @@ class DecisionWorker:
         if summary.decided:
             log.info(
                 "batch decided",
-                extra={"sku": sku, "decided": summary.decided, "accepted": summary.accepted,
-                       "remaining": summary.remaining, "stock_left": summary.stock_left},
+                extra={
+                    "sku": sku,
+                    "decided": summary.decided,
+                    "accepted": summary.accepted,
+                    "remaining": summary.remaining,
+                    "stock_left": summary.stock_left,
+                },
             )

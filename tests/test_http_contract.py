@@ -1,0 +1,117 @@
+"""The api's HTTP contract: bad input gets a clear error naming the field and changes nothing."""
+
+import asyncio
+
+import pytest
+
+from firstin_stack import FirstinClient, unique_email, unique_sku
+
+
+async def queue_length(firstin: FirstinClient, sku: str) -> int:
+    product = await firstin.get_product(sku)
+    return int(product["queue_length"]) + int(product["now_serving"])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, ["body", "email"]),
+        ({"email": "not-an-email"}, ["body", "email"]),
+        ({"email": "a@example.com", "quantity": 0}, ["body", "quantity"]),
+        ({"email": "a@example.com", "quantity": -3}, ["body", "quantity"]),
+        ({"email": "a@example.com", "quantity": "two"}, ["body", "quantity"]),
+        ({"email": "a@example.com", "sku": "../../etc"}, ["body", "sku"]),
+        ({"email": "a@example.com", "unexpected": 1}, ["body", "unexpected"]),
+        ({"email": ["a@example.com"]}, ["body", "email"]),
+    ],
+)
+async def test_invalid_orders_get_422_naming_the_field(
+    firstin: FirstinClient, body: dict[str, object], field: list[str]
+) -> None:
+    response = await firstin.http.post("/orders", json=body)
+    assert response.status_code == 422
+    assert field in [error["loc"] for error in response.json()["detail"]]
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"[]", b"null"])
+async def test_unparseable_bodies_get_422_not_500(firstin: FirstinClient, content: bytes) -> None:
+    response = await firstin.http.post("/orders", content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+
+
+async def test_missing_email_on_buy_answers_at_once(firstin: FirstinClient) -> None:
+    # The tutorial hung here; this must answer well inside the client's timeout.
+    response = await asyncio.wait_for(firstin.http.post("/buy", json={}), timeout=2)
+    assert response.status_code == 422
+    assert ["body", "email"] in [e["loc"] for e in response.json()["detail"]]
+
+
+async def test_oversized_body_gets_413(firstin: FirstinClient) -> None:
+    response = await firstin.http.post("/orders", json={"email": "a@example.com", "pad": "x" * 10_000})
+    assert response.status_code == 413
+
+
+async def test_unknown_sku_gets_404_and_queues_nothing(firstin: FirstinClient) -> None:
+    response = await firstin.place_order(unique_email(), unique_sku("nope"))
+    assert response.status_code == 404
+    assert (await firstin.http.get(f"/products/{unique_sku('nope')}")).status_code == 404
+    assert (await firstin.http.get("/orders/nope.0123456789abcdef0123456789abcdef")).status_code == 404
+    assert (await firstin.http.get("/orders/garbage")).status_code == 404
+
+
+async def test_sold_out_product_gets_409_and_queues_nothing(firstin: FirstinClient) -> None:
+    sku = unique_sku("zero")
+    await firstin.create_product(sku, stock=0)
+    response = await firstin.place_order(unique_email(), sku)
+    assert response.status_code == 409
+    assert response.json() == {"status": "rejected", "reason": "sold_out"}
+    assert await queue_length(firstin, sku) == 0
+
+
+async def test_idempotency_key_replay_returns_the_same_order(firstin: FirstinClient) -> None:
+    sku = unique_sku("idem")
+    await firstin.create_product(sku, stock=10)
+    email = unique_email()
+    first, *replays = await asyncio.gather(
+        *(firstin.place_order(email, sku, idempotency_key="checkout-42") for _ in range(5))
+    )
+    assert {r.status_code for r in [first, *replays]} == {202}
+    assert {r.json()["order_id"] for r in replays} == {first.json()["order_id"]}
+    assert {r.json()["position"] for r in replays} == {first.json()["position"]}
+    await firstin.wait_until_decided([first.json()["order_id"]])
+    assert (await firstin.get_product(sku))["stock_left"] == 9, "one order, decided once"
+
+    again = await firstin.place_order(email, sku, idempotency_key="checkout-42")
+    assert again.json()["order_id"] == first.json()["order_id"]
+    assert (await firstin.get_product(sku))["now_serving"] == 1
+
+    reused = await firstin.place_order(email, sku, quantity=2, idempotency_key="checkout-42")
+    assert reused.status_code == 422
+    assert ["header", "Idempotency-Key"] in [e["loc"] for e in reused.json()["detail"]]
+
+
+async def test_admin_calls_need_the_admin_token(firstin: FirstinClient) -> None:
+    sku = unique_sku("admin")
+    no_token = await firstin.http.put(f"/admin/products/{sku}", json={"stock": 5})
+    wrong = await firstin.http.put(
+        f"/admin/products/{sku}", json={"stock": 5}, headers={"Authorization": "Bearer wrong"}
+    )
+    assert (no_token.status_code, wrong.status_code) == (401, 401)
+    assert (await firstin.http.get(f"/products/{sku}")).status_code == 404
+
+    bad = await firstin.http.put(
+        f"/admin/products/{sku}", json={"stock": -1}, headers={"Authorization": f"Bearer {firstin.admin_token}"}
+    )
+    assert bad.status_code == 422
+
+
+async def test_health_docs_and_demo_page_are_served(firstin: FirstinClient) -> None:
+    assert (await firstin.http.get("/livez")).status_code == 200
+    assert (await firstin.http.get("/readyz")).status_code == 200
+    assert "/orders" in (await firstin.http.get("/openapi.json")).json()["paths"]
+    page = await firstin.http.get("/")
+    assert page.status_code == 200 and "/static/socket.io.min.js" in page.text
+    assert (await firstin.http.get("/static/socket.io.min.js")).status_code == 200
+    assert (await firstin.http.get("/config")).json()["notifier_url"] == firstin.notifier_url
+    metrics = await firstin.http.get("/metrics/")
+    assert "firstin_api_orders_received_total" in metrics.text
