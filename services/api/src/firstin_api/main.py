@@ -9,6 +9,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from faststream.redis import RedisBroker
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -34,6 +36,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             message_format=JsonEnvelopeFormat,
             socket_timeout=settings.redis_timeout_seconds,
             socket_connect_timeout=settings.redis_timeout_seconds,
+            # After a Redis restart every pooled connection is dead: retry a failed call on a fresh one. Safe
+            # for the enqueue transaction too: its script is idempotent per order id (see enqueue.lua).
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
             logger=None,
         )
         redis = await broker.connect()

@@ -1,7 +1,7 @@
 """Composition root of the notifier: a python-socketio server relaying decisions to their buyers only.
 
 Each socket proves with its token which buyer it speaks for and joins that buyer's room; decisions arrive on
-the outcomes channel (FastStream subscriber) and go to the room of the buyer they belong to, nowhere else.
+the outcomes channel (Redis pub/sub, see outcomes.py) and go to the room of the buyer they belong to, nowhere else.
 """
 
 import logging
@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import socketio
-from faststream.redis import RedisBroker
 from prometheus_client import make_asgi_app
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,7 +21,6 @@ from starlette.routing import Mount, Route
 
 from firstin_contracts import (
     ORDER_EVENT,
-    OUTCOMES_CHANNEL,
     SOCKETIO_PATH,
     InvalidToken,
     OrdersDecided,
@@ -30,6 +29,7 @@ from firstin_contracts import (
     verify_buyer_token,
 )
 from firstin_notifier import metrics
+from firstin_notifier.outcomes import OutcomeSubscription
 from firstin_notifier.replay import RecentOrders
 from firstin_notifier.settings import NotifierSettings, get_settings
 
@@ -49,17 +49,12 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
         logger=False,
         engineio_logger=False,
     )
-    broker = RedisBroker(
-        settings.redis_url,
-        socket_timeout=None,  # the pub/sub connection blocks waiting for messages by design
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        logger=None,
-    )
-    state: dict[str, RecentOrders] = {}
+    state: dict[str, Any] = {}
     # What each socket has been told, order id -> status. A decision can reach a socket twice (live, and in
     # the replay of a socket that just connected); this keeps it to once, and stops a replay read before
     # the decision from overwriting the final status with "pending".
     told: dict[str, dict[str, str]] = {}
+    buyers: dict[str, str] = {}  # sid -> email
 
     async def tell(sid: str, update: OrderUpdate, kind: str) -> None:
         seen = told.get(sid)
@@ -81,6 +76,7 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
             metrics.CONNECTIONS_REFUSED.labels(str(exc)).inc()
             raise socketio.exceptions.ConnectionRefusedError(str(exc)) from None
         told[sid] = {}
+        buyers[sid] = email
         await sio.enter_room(sid, buyer_room(email))
         metrics.CONNECTED_SOCKETS.inc()
         # After this handler returns the server acknowledges the connection; the replay's first Redis read
@@ -99,10 +95,10 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
 
     @sio.event
     async def disconnect(sid: str, reason: object = None) -> None:
+        buyers.pop(sid, None)
         if told.pop(sid, None) is not None:
             metrics.CONNECTED_SOCKETS.dec()
 
-    @broker.subscriber(channel=OUTCOMES_CHANNEL)
     async def on_orders_decided(batch: OrdersDecided) -> None:
         now_ms = time.time() * 1000
         for decision in batch.decisions:
@@ -112,23 +108,40 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
             metrics.DELIVERY_DELAY.observe(max(0.0, now_ms - decision.decided_at) / 1000)
             log.debug("order event emitted", extra={"order_id": decision.order_id, "status": decision.status})
 
+    async def catch_up() -> None:
+        """After an outage of the subscription: tell every connected buyer what changed meanwhile."""
+        for sid, email in list(buyers.items()):
+            await replay(sid, email)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = await broker.connect()
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_timeout_seconds,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+            health_check_interval=1,
+        )
         state["recent"] = RecentOrders(redis, limit=settings.replay_orders)
-        await broker.start()
+        state["outcomes"] = outcomes = OutcomeSubscription(
+            settings.redis_url,
+            on_batch=on_orders_decided,
+            on_resubscribed=catch_up,
+            connect_timeout=settings.redis_timeout_seconds,
+        )
+        outcomes.start()
         log.info("notifier started")
         try:
             yield
         finally:
-            await broker.stop()
+            await outcomes.stop()
+            await redis.aclose()
             log.info("notifier stopped")
 
     async def livez(request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
     async def readyz(request: Request) -> JSONResponse:
-        ready = await broker.ping(timeout=1)
+        ready = state["outcomes"].subscribed
         return JSONResponse({"status": "ready" if ready else "redis unreachable"}, status_code=200 if ready else 503)
 
     http_app = Starlette(

@@ -26,7 +26,14 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 local function set_aside(raw, reason)
   if #raw > 1024 then raw = string.sub(raw, 1, 1024) end
-  redis.call('RPUSH', dead_letters, cjson.encode({sku = sku, reason = reason, at = now, message = raw}))
+  local letter = {sku = sku, reason = reason, at = now}
+  if string.find(raw, '[\128-\255]') then
+    -- cjson would write these bytes as they are, which need not be valid UTF-8 (nor JSON): keep them as hex.
+    letter.message_hex = (string.gsub(raw, '.', function(c) return string.format('%02x', string.byte(c)) end))
+  else
+    letter.message = raw
+  end
+  redis.call('RPUSH', dead_letters, cjson.encode(letter))
   summary.dead[reason] = (summary.dead[reason] or 0) + 1
 end
 

@@ -12,8 +12,12 @@ from typing import Any
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.redis import RedisBroker
 from prometheus_client import make_asgi_app
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError, TimeoutError
 
 from firstin_contracts import WAKE_CHANNEL, ProductQueued
+from firstin_processor.lease import Lease
 from firstin_processor.settings import ProcessorSettings, get_settings
 from firstin_processor.store import DecisionStore
 from firstin_processor.worker import DecisionWorker
@@ -23,8 +27,18 @@ log = logging.getLogger("firstin.processor")
 
 def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
     settings = settings or get_settings()
-    broker = RedisBroker(settings.redis_url, logger=None)
+    broker = RedisBroker(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        # After a Redis restart every pooled connection is dead: retry a failed call on a fresh one. Safe for
+        # the decide script: a call whose reply was lost has already decided its batch, a retry takes the next.
+        retry_on_error=[ConnectionError, TimeoutError],
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
+        logger=None,
+    )
     state: dict[str, DecisionWorker] = {}
+    leases: list[Lease] = []
 
     @broker.subscriber(channel=WAKE_CHANNEL)
     async def on_product_queued(message: ProductQueued) -> None:
@@ -39,13 +53,19 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
             max_message_bytes=settings.max_message_bytes,
             dead_letters_kept=settings.dead_letters_kept,
         )
-        state["worker"] = worker = DecisionWorker(store, poll_interval=settings.poll_interval_seconds)
+        lease = Lease(redis, ttl_seconds=settings.lease_ttl_seconds)
+        leases.append(lease)
+        lease.start()
+        state["worker"] = worker = DecisionWorker(store, lease, poll_interval=settings.poll_interval_seconds)
         worker.start()
         log.info("processor started", extra={"batch_size": settings.decide_batch_size})
 
     async def stop_worker() -> None:
+        # The batch in hand finishes first, then the lease goes, so a standby takes over at once.
         if worker := state.pop("worker", None):
             await worker.stop()
+        for lease in leases:
+            await lease.stop()
         log.info("processor stopped")
 
     @get(include_in_schema=False)
@@ -54,13 +74,13 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
 
     @get(include_in_schema=False)
     async def readyz(scope: Any) -> AsgiResponse:
-        worker = state.get("worker")
-        if worker and worker.healthy and await broker.ping(timeout=1):
+        if "worker" in state and await broker.ping(timeout=1):
             return AsgiResponse(b"ready", 200)
         return AsgiResponse(b"redis unreachable", 503)
 
     return AsgiFastStream(
         broker,
+        logger=log,
         asgi_routes=[("/livez", livez), ("/readyz", readyz), ("/metrics", make_asgi_app())],
         after_startup=[start_worker],
         on_shutdown=[stop_worker],

@@ -20,8 +20,11 @@ class ProcessorSettings(BaseSettings):
     # How often an idle processor looks at every line anyway, in case a wake-up message was missed
     # (pub/sub is at-most-once) or orders were left from before a restart.
     poll_interval_seconds: float = Field(default=0.5, gt=0, le=30)
+    # A standby processor takes over at most this long after the lease holder dies.
+    lease_ttl_seconds: float = Field(default=3.0, ge=0.5, le=60)
     max_message_bytes: int = Field(default=4096, ge=256)
     dead_letters_kept: int = Field(default=10_000, ge=1)
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

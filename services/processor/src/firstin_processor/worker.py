@@ -11,6 +11,7 @@ import time
 from redis.exceptions import RedisError
 
 from firstin_processor import metrics
+from firstin_processor.lease import Lease
 from firstin_processor.store import BatchSummary, DecisionStore
 
 log = logging.getLogger("firstin.processor")
@@ -20,14 +21,14 @@ BATCHES_PER_TURN = 50
 
 
 class DecisionWorker:
-    def __init__(self, store: DecisionStore, *, poll_interval: float):
+    def __init__(self, store: DecisionStore, lease: Lease, *, poll_interval: float):
         self._store = store
+        self._lease = lease
         self._poll_interval = poll_interval
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self.healthy = False
 
     def kick(self, sku: str) -> None:
         self._dirty.add(sku)
@@ -46,11 +47,13 @@ class DecisionWorker:
     async def _run(self) -> None:
         backoff = 0.05
         while not self._stopping:
+            if not self._lease.held:
+                await self._lease.wait_held(self._poll_interval)
+                continue
             try:
                 if not self._dirty:
                     # Always look at every line first: this finds work left from before a restart.
                     self._dirty.update(await self._store.lines_with_work())
-                    self.healthy = True
                 if not self._dirty:
                     try:
                         await asyncio.wait_for(self._wake.wait(), self._poll_interval)
@@ -59,12 +62,12 @@ class DecisionWorker:
                 self._wake.clear()
                 dirty, self._dirty = self._dirty, set()
                 for sku in sorted(dirty):
-                    if self._stopping:
-                        break
+                    if self._stopping or not self._lease.held:
+                        self._dirty.add(sku)
+                        continue
                     await self._drain(sku)
                 backoff = 0.05
             except (RedisError, OSError) as exc:
-                self.healthy = False
                 metrics.REDIS_ERRORS.inc()
                 log.warning("redis unavailable, retrying", extra={"error": repr(exc), "retry_in_s": backoff})
                 await asyncio.sleep(backoff)
@@ -76,7 +79,7 @@ class DecisionWorker:
             summary = await self._store.decide_batch(sku)
             metrics.BATCH_DURATION.observe(time.perf_counter() - started)
             self._record(sku, summary)
-            if summary.remaining == 0 or self._stopping:
+            if summary.remaining == 0 or self._stopping or not self._lease.held:
                 return
         self._dirty.add(sku)  # more left: come back after the other products' turn
 

@@ -1,0 +1,86 @@
+"""The notifier's subscription to decided outcomes (Redis pub/sub), with catch-up after any outage.
+
+Pub/sub delivers only to connected subscribers: outcomes published while the subscription was down are not
+redelivered. So after every resubscription (confirmed by Redis) the notifier re-reads the order records of
+every connected buyer, which are the source of truth; anything published after the confirmation arrives
+live. Together they leave no gap. FastStream's channel subscriber reconnects too, but silently and after a
+fixed 5 s back-off, which gives no point to hang the catch-up on; hence this small loop of our own.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from firstin_contracts import OUTCOMES_CHANNEL, OrdersDecided
+from firstin_notifier import metrics
+
+log = logging.getLogger("firstin.notifier")
+
+
+class OutcomeSubscription:
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        on_batch: Callable[[OrdersDecided], Awaitable[None]],
+        on_resubscribed: Callable[[], Awaitable[None]],
+        connect_timeout: float,
+    ):
+        self._redis_url = redis_url
+        self._on_batch = on_batch
+        self._on_resubscribed = on_resubscribed
+        self._connect_timeout = connect_timeout
+        self._task: asyncio.Task[None] | None = None
+        self.subscribed = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outcome-subscription")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        backoff, had_outage = 0.1, False
+        while True:
+            # health_check_interval: a PING on an idle subscription, so a silently dead link is noticed.
+            client = Redis.from_url(
+                self._redis_url, socket_connect_timeout=self._connect_timeout, health_check_interval=5
+            )
+            pubsub = client.pubsub()
+            try:
+                await pubsub.subscribe(OUTCOMES_CHANNEL)
+                confirmation = await pubsub.get_message(timeout=self._connect_timeout)
+                if not confirmation or confirmation["type"] != "subscribe":
+                    raise RedisError("no subscribe confirmation")
+                self.subscribed, backoff = True, 0.1
+                if had_outage:
+                    log.info("outcomes resubscribed, catching up")
+                    await self._on_resubscribed()
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None:
+                        await self._deliver(message["data"])
+            except (RedisError, OSError) as exc:
+                if self.subscribed or not had_outage:
+                    log.warning("outcome subscription lost", extra={"error": repr(exc)})
+                metrics.REDIS_ERRORS.inc()
+                self.subscribed, had_outage = False, True
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            finally:
+                await pubsub.aclose()
+                await client.aclose()
+
+    async def _deliver(self, data: bytes) -> None:
+        try:
+            batch = OrdersDecided.model_validate_json(data)
+        except ValidationError as exc:
+            log.error("undecodable outcome message", extra={"error": str(exc)[:500]})
+            return
+        await self._on_batch(batch)

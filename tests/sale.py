@@ -1,0 +1,90 @@
+"""Helpers for fault tests: a private stack per test, a burst of orders from buyers with open sockets."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+import redis.asyncio as aioredis
+
+from firstin_contracts import ProductKeys, issue_buyer_token
+from firstin_stack import BuyerSocket, FirstinClient, Stack, unique_email
+
+
+@dataclass
+class Sale:
+    """Buyers with a socket each, and every order the api acknowledged with a 202."""
+
+    client: FirstinClient
+    stack: Stack
+    sku: str
+    sockets: dict[str, BuyerSocket] = field(default_factory=dict)
+    acknowledged: dict[str, str] = field(default_factory=dict)  # order id -> email
+    refused_at_door: int = 0
+    failed_requests: int = 0
+
+    async def open_buyers(self, count: int) -> list[str]:
+        emails = [unique_email() for _ in range(count)]
+        for email in emails:
+            await self.connect(email)
+        return emails
+
+    async def connect(self, email: str) -> None:
+        """(Re)connect the buyer's socket, as its page does after a drop."""
+        if old := self.sockets.get(email):
+            await old.close()
+        # A token from the same secret the api signs with, so sockets are open before the first order.
+        token = issue_buyer_token(email, secret=self.stack.config.token_secret, ttl_seconds=600)
+        self.sockets[email] = await self.client.listen_for(token)
+
+    async def place(self, email: str, quantity: int = 1) -> None:
+        try:
+            response = await self.client.place_order(email, self.sku, quantity)
+        except httpx.TransportError:
+            self.failed_requests += 1
+            return
+        if response.status_code == 202:
+            self.acknowledged[response.json()["order_id"]] = email
+        elif response.status_code == 409:
+            self.refused_at_door += 1
+        else:
+            self.failed_requests += 1
+
+    async def burst(self, emails: list[str], orders_each: int, concurrency: int = 50) -> None:
+        """Every buyer places `orders_each` orders, at most `concurrency` requests in flight."""
+        queue = [email for _ in range(orders_each) for email in emails]
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(email: str) -> None:
+            async with gate:
+                await self.place(email)
+
+        await asyncio.gather(*(one(e) for e in queue))
+
+    async def wait_all_notified(self, timeout: float = 30.0) -> None:
+        """Until every acknowledged order has a final event on its buyer's socket (or the timeout)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            missing = [
+                order_id
+                for order_id, email in self.acknowledged.items()
+                if not any(e["order_id"] == order_id for e in self.sockets[email].finals())
+            ]
+            if not missing:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def decided_count(redis_client: aioredis.Redis, sku: str) -> int:
+    return int(await redis_client.hget(ProductKeys(sku).product, "decided") or 0)
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> float:
+    """Poll until the predicate holds; returns the seconds it took."""
+    started = time.monotonic()
+    while not await predicate():
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"not within {timeout}s: {what}")
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
