@@ -20,6 +20,7 @@ class Sale:
     stack: Stack
     sku: str
     sockets: dict[str, BuyerSocket] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # email -> its session token
     acknowledged: dict[str, str] = field(default_factory=dict)  # order id -> email
     refused_at_door: int = 0
     failed_requests: int = 0
@@ -34,13 +35,15 @@ class Sale:
         """(Re)connect the buyer's socket, as its page does after a drop."""
         if old := self.sockets.get(email):
             await old.close()
-        # A token from the same secret the api signs with, so sockets are open before the first order.
-        token = issue_buyer_token(email, secret=self.stack.config.token_secret, ttl_seconds=600)
-        self.sockets[email] = await self.client.listen_for(token)
+        # A session opened before the first order (what POST /sessions gives), so sockets are open in time;
+        # signed directly rather than through the api so a test can reconnect while the api is down.
+        if email not in self.tokens:
+            self.tokens[email] = issue_buyer_token(email, secret=self.stack.config.token_secret, ttl_seconds=600)
+        self.sockets[email] = await self.client.listen_for(self.tokens[email])
 
     async def place(self, email: str, quantity: int = 1) -> None:
         try:
-            response = await self.client.place_order(email, self.sku, quantity)
+            response = await self.client.place_order(email, self.sku, quantity, token=self.tokens.get(email))
         except httpx.TransportError:
             self.failed_requests += 1
             return

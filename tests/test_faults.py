@@ -171,13 +171,14 @@ async def test_sold_out_line_drains_promptly_and_everyone_hears(private_stack: S
     server, stack = private_stack()
     client = client_of(stack)
     redis_client = aioredis.Redis.from_url(server.url)
-    sale = await start_sale(stack, client, stock=10)
+    sale = await start_sale(stack, client, stock=300)
     buyers = await sale.open_buyers(150)
     # SIGTERM: uvicorn runs the app's shutdown, then re-raises the signal, hence -15 rather than 0.
     assert stack.processor.stop() == -signal.SIGTERM
     assert "Application shutdown complete" in stack.processor.tail_log()
-    await sale.burst(buyers, orders_each=2)  # the door stays open: nothing is decided yet
+    await sale.burst(buyers, orders_each=2)  # nothing is decided meanwhile: 300 wait in line
     assert len(sale.acknowledged) == 300
+    await client.create_product(sale.sku, stock=10)  # the campaign is cut to 10 items: 290 can only lose
 
     stack.processor.start()
     drained = await wait_until(lambda: _all_decided(redis_client, sale), 30, "line drained")
@@ -187,6 +188,7 @@ async def test_sold_out_line_drains_promptly_and_everyone_hears(private_stack: S
     audit.assert_correct()
     assert (audit.accepted, audit.rejected) == (10, 290)
     assert drained < 10
+    assert (await client.place_order(buyers[0], sale.sku)).status_code == 409, "the door is closed"
     await redis_client.aclose()
 
 
@@ -262,7 +264,6 @@ async def test_hostile_messages_are_dead_lettered_counted_and_passed(private_sta
         "already_decided": order(),  # a duplicate of an order id already decided
     }
     await redis_client.rpush(keys.queue, *hostile.values())
-    await redis_client.publish("firstin:wake", json.dumps({"sku": sale.sku}))
     await sale.place(buyers[1])
     await settle(sale, redis_client)
 

@@ -23,7 +23,8 @@ async def test_another_buyers_token_sees_nothing_of_this_buyer(firstin: FirstinC
     sku = unique_sku("private")
     await firstin.create_product(sku, stock=5)
     victim, snoop = unique_email("victim"), unique_email("snoop")
-    snoop_token = await firstin.session_token(snoop, sku)
+    snoop_token = await firstin.open_session(snoop)
+    await firstin.place_order(snoop, sku, token=snoop_token)
     snoop_socket = await firstin.listen_for(snoop_token)
     victim_order = (await firstin.place_order(victim, sku)).json()
     victim_socket = await firstin.listen_for(victim_order["token"])
@@ -39,8 +40,38 @@ async def test_every_socket_of_a_buyer_gets_the_outcome(firstin: FirstinClient) 
     sku = unique_sku("tabs")
     await firstin.create_product(sku, stock=5)
     email = unique_email()
-    token = await firstin.session_token(email, sku)
+    token = await firstin.open_session(email)
     tabs = [await firstin.listen_for(token) for _ in range(3)]
-    order = (await firstin.place_order(email, sku)).json()
+    order = (await firstin.place_order(email, sku, token=token)).json()
     for tab in tabs:
         assert (await tab.wait_for_final(order["order_id"]))["status"] == "accepted"
+
+
+async def test_a_session_opened_with_someone_elses_email_sees_none_of_their_orders(firstin: FirstinClient) -> None:
+    """Anyone can type anyone's email: outcomes go to the session that placed the order, not to the email."""
+    sku = unique_sku("session")
+    await firstin.create_product(sku, stock=5)
+    victim = unique_email("victim")
+    victim_order = (await firstin.place_order(victim, sku)).json()
+    victim_socket = await firstin.listen_for(victim_order["token"])
+    impostor_socket = await firstin.listen_for(await firstin.open_session(victim))
+
+    await victim_socket.wait_for_final(victim_order["order_id"])
+    await asyncio.sleep(0.3)
+    assert impostor_socket.events == [], "not live, not in the replay on connect"
+
+
+async def test_expired_and_tampered_tokens_are_refused_with_a_reason(firstin: FirstinClient) -> None:
+    expired = issue_buyer_token("a@example.com", secret=firstin_token_secret(), ttl_seconds=60, now=0)
+    with pytest.raises(socketio.exceptions.ConnectionError, match="token expired"):
+        await firstin.listen_for(expired)
+    header, _, signature = (await firstin.open_session("a@example.com")).split(".")
+    forged_payload = issue_buyer_token("b@example.com", secret="y" * 32, ttl_seconds=60).split(".")[1]
+    with pytest.raises(socketio.exceptions.ConnectionError, match="invalid token"):
+        await firstin.listen_for(f"{header}.{forged_payload}.{signature}")
+
+
+def firstin_token_secret() -> str:
+    from firstin_stack.services import DEV_TOKEN_SECRET
+
+    return DEV_TOKEN_SECRET

@@ -67,7 +67,7 @@ async def test_outcome_decided_before_the_socket_connects_arrives_on_connect(fir
     await firstin.create_product(sku, stock=2)
     email = unique_email()
     first = (await firstin.place_order(email, sku)).json()
-    second = (await firstin.place_order(email, sku, quantity=2)).json()
+    second = (await firstin.place_order(email, sku, quantity=2, token=first["token"])).json()
     await firstin.wait_until_decided([first["order_id"], second["order_id"]])
 
     socket = await firstin.listen_for(second["token"])

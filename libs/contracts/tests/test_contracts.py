@@ -5,6 +5,7 @@ import pytest
 from pydantic import ValidationError
 
 from firstin_contracts import (
+    BuyerSession,
     InvalidToken,
     OrderRecord,
     OrdersDecided,
@@ -48,7 +49,7 @@ def test_place_order_rejects_unknown_fields_and_bad_quantity() -> None:
 def test_outcome_batch_parses_what_the_decide_script_publishes() -> None:
     # The exact shape decide.lua emits with cjson (no "reason" key on acceptance).
     raw = (
-        '{"schema_version":1,"sku":"abc","decisions":[{"order_id":"abc.1","sku":"abc","email":"a@b.c",'
+        '{"schema_version":1,"sku":"abc","decisions":[{"order_id":"abc.1","sku":"abc","email":"a@b.c","session_id":"s",'
         '"quantity":1,"position":1,"status":"accepted","decided_at":1795700000000,"decision_seq":1}]}'
     )
     batch = OrdersDecided.model_validate_json(raw)
@@ -57,15 +58,17 @@ def test_outcome_batch_parses_what_the_decide_script_publishes() -> None:
 
 def test_record_tolerates_fields_added_later() -> None:
     raw = (
-        '{"order_id":"a.b","sku":"abc","email":"a@b.c","quantity":1,"position":3,'
+        '{"order_id":"a.b","sku":"abc","email":"a@b.c","session_id":"s","quantity":1,"position":3,'
         '"status":"pending","created_at":1,"x":2}'
     )
     assert OrderRecord.model_validate_json(raw).position == 3
 
 
 def test_token_round_trip_names_the_email() -> None:
-    token = issue_buyer_token("a@b.c", secret=SECRET, ttl_seconds=60)
-    assert verify_buyer_token(token, secret=SECRET) == "a@b.c"
+    token = issue_buyer_token("a@b.c", secret=SECRET, ttl_seconds=60, session_id="s1")
+    assert verify_buyer_token(token, secret=SECRET) == BuyerSession("a@b.c", "s1")
+    other = verify_buyer_token(issue_buyer_token("a@b.c", secret=SECRET, ttl_seconds=60), secret=SECRET)
+    assert other.session_id not in ("", "s1"), "each token without a session starts a new one"
 
 
 @pytest.mark.parametrize("token", [None, "", 42, "not-a-jwt"])
@@ -95,6 +98,7 @@ def test_expired_tokens_are_refused() -> None:
 
 
 def test_tokens_for_another_audience_are_refused() -> None:
-    token = jwt.encode({"sub": "a@b.c", "aud": "elsewhere", "exp": time.time() + 60}, SECRET, algorithm="HS256")
+    claims = {"sub": "a@b.c", "sid": "s", "aud": "elsewhere", "exp": time.time() + 60}
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
     with pytest.raises(InvalidToken):
         verify_buyer_token(token, secret=SECRET)

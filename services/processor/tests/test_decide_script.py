@@ -39,6 +39,7 @@ def queue_line(client: redis.Redis, sku: str, stock: int, limit: int | None, lin
             "order_id": order_id,
             "sku": sku,
             "email": email,
+            "session_id": f"session-{email}",
             "quantity": quantity,
             "position": position,
             "status": "pending",

@@ -16,8 +16,10 @@ DEFAULT_SKU = "default"
 
 # Pub/sub channel on which the processor publishes every batch of decisions (OrdersDecided).
 OUTCOMES_CHANNEL = "firstin:outcomes"
-# Pub/sub channel on which the api rings the processor's bell after queueing (ProductQueued).
-WAKE_CHANNEL = "firstin:wake"
+# Pub/sub channel of OrderQueued messages: every order that joins a line (wakes the processor).
+QUEUED_CHANNEL = "firstin:queued"
+# Pub/sub channel of ProgressUpdated messages (throttled per product by the processor).
+PROGRESS_CHANNEL = "firstin:progress"
 # Set of every sku ever configured, so a starting processor can find lines left from before.
 PRODUCTS_SET = "firstin:products"
 
@@ -80,10 +82,10 @@ class ProductKeys:
 
 
 @dataclass(frozen=True, slots=True)
-class BuyerKeys:
-    email: str
+class SessionKeys:
+    session_id: str
 
     @property
     def recent_orders(self) -> str:
-        """Sorted set: order ids of the buyer's recent orders, scored by creation time (ms)."""
-        return f"firstin:buyer:{{{self.email}}}:orders"
+        """Sorted set: order ids of the session's recent orders, scored by creation time (ms)."""
+        return f"firstin:session:{{{self.session_id}}}:orders"

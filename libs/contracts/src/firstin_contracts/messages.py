@@ -44,11 +44,17 @@ class PlaceOrder(_Message):
     quantity: Quantity
 
 
-class ProductQueued(_Message):
-    """Published by the api after queueing, so an idle processor wakes at once instead of at its next poll."""
+class OrderQueued(_Message):
+    """Published (by enqueue.lua, in the api's enqueue transaction) when an order joins a line: it wakes an
+    idle processor at once instead of at its next poll, and tells the buyer session's sockets "#k in line"."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
+    order_id: str
     sku: Sku
+    email: str
+    session_id: str
+    quantity: Quantity
+    position: int = Field(ge=1)
 
 
 class OrderRecord(_Message):
@@ -59,6 +65,8 @@ class OrderRecord(_Message):
     order_id: str
     sku: Sku
     email: str
+    # The buyer session (token) that placed the order: its sockets, and only they, hear the outcome.
+    session_id: str
     quantity: Quantity
     position: int = Field(ge=1)
     status: OrderStatus
@@ -73,6 +81,7 @@ class OrderDecided(_Message):
     order_id: str
     sku: Sku
     email: str
+    session_id: str
     quantity: Quantity
     position: int = Field(ge=1)
     status: Literal[OrderStatus.ACCEPTED, OrderStatus.REJECTED]
@@ -107,3 +116,14 @@ class OrderUpdate(_Message):
             reason=order.reason,
             position=order.position,
         )
+
+
+class ProgressUpdated(_Message):
+    """Published by the processor on PROGRESS_CHANNEL, a few times a second at most per product in motion;
+    relayed to every socket waiting in that product's line (it is public, like GET /products/{sku})."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    sku: Sku
+    now_serving: int = Field(ge=0, description="Highest position decided so far")
+    stock_left: int
+    queue_length: int

@@ -3,3 +3,8 @@
 SOCKETIO_PATH = "/socket.io"
 # Emitted to a buyer's sockets with an OrderUpdate for every decision, and on connect for recent orders.
 ORDER_EVENT = "order"
+# Emitted to every socket with a pending order in a product's line: {sku, now_serving, stock_left,
+# queue_length}. A client shows "#k in line, k - now_serving - 1 ahead of you".
+PROGRESS_EVENT = "progress"
+# Emitted before the notifier shuts down, so clients know the disconnect is a restart and reconnect.
+SHUTDOWN_EVENT = "server_shutdown"

@@ -11,6 +11,10 @@ import socketio
 FINAL_STATUSES = frozenset({"accepted", "rejected"})
 
 
+class ConnectionRefused(socketio.exceptions.ConnectionError):
+    """The notifier refused the socket; the message is the reason it gave (connect_error)."""
+
+
 def unique_sku(prefix: str = "test") -> str:
     """A fresh product per test: tests never share state, so they need no teardown."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -73,17 +77,25 @@ class FirstinClient:
         return result
 
     async def place_order(
-        self, email: str, sku: str | None = None, quantity: int = 1, idempotency_key: str | None = None
+        self,
+        email: str,
+        sku: str | None = None,
+        quantity: int = 1,
+        idempotency_key: str | None = None,
+        token: str | None = None,
     ) -> httpx.Response:
+        """POST /orders; with `token`, the order joins that buyer session (its sockets hear the outcome)."""
         body: dict[str, Any] = {"email": email, "quantity": quantity}
         if sku is not None:
             body["sku"] = sku
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         return await self.http.post("/orders", json=body, headers=headers)
 
-    async def session_token(self, email: str, sku: str) -> str:
-        """A token for `email`, obtained the only way buyers get one: by placing an order (quantity 1)."""
-        response = await self.place_order(email, sku)
+    async def open_session(self, email: str) -> str:
+        """POST /sessions: a token to connect with before ordering."""
+        response = await self.http.post("/sessions", json={"email": email})
         response.raise_for_status()
         token: str = response.json()["token"]
         return token
@@ -105,10 +117,16 @@ class FirstinClient:
         client = socketio.AsyncClient(reconnection=False)
         buyer = BuyerSocket(client)
         client.on("order", buyer._on_order)
+        refusals: list[object] = []
+        client.on("connect_error", refusals.append)
         auth = {"token": token} if token is not None else None
-        await client.connect(
-            self.notifier_url, auth=auth, transports=["websocket"], wait_timeout=timeout, socketio_path="socket.io"
-        )
+        try:
+            await client.connect(
+                self.notifier_url, auth=auth, transports=["websocket"], wait_timeout=timeout, socketio_path="socket.io"
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            reason = refusals[0].get("message") if refusals and isinstance(refusals[0], dict) else None
+            raise ConnectionRefused(str(reason or exc)) from exc
         self._sockets.append(buyer)
         return buyer
 

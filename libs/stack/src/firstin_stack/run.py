@@ -31,6 +31,7 @@ def main() -> int:
         processor_port=int(os.environ.get("FIRSTIN_PROCESSOR_PORT", "8002")),
         api_workers=int(os.environ.get("FIRSTIN_API_WORKERS", "2")),
         admin_token=os.environ.get("FIRSTIN_ADMIN_TOKEN", StackConfig.admin_token),
+        rate_limits=True,
     )
     stack = Stack(config)
     stop = threading.Event()

@@ -105,6 +105,9 @@ class StackConfig:
     token_secret: str = DEV_TOKEN_SECRET
     log_level: str = "INFO"
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="firstin-logs-")))
+    # Tests and benchmarks send everything from 127.0.0.1 and reuse emails: the api's abuse limits are off
+    # unless asked for (`make run` asks).
+    rate_limits: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
@@ -122,6 +125,7 @@ class StackConfig:
             "FIRSTIN_NOTIFIER_PUBLIC_URL": f"http://{self.host}:{self.notifier_port}",
             "FIRSTIN_CORS_ALLOWED_ORIGINS": f"http://{self.host}:{self.api_port},http://localhost:{self.api_port}",
             "FIRSTIN_LOG_LEVEL": self.log_level,
+            **({} if self.rate_limits else {"FIRSTIN_RATE_LIMIT_PER_IP": "0", "FIRSTIN_RATE_LIMIT_PER_EMAIL": "0"}),
             **self.extra_env,
         }
 

@@ -5,10 +5,11 @@
 -- second queued message is then dead-lettered by the processor as already decided or mismatched.
 --
 -- KEYS: 1 product hash, 2 orders hash
--- ARGV: 1 order id, 2 sku, 3 email, 4 quantity
+-- ARGV: 1 order id, 2 sku, 3 email, 4 quantity, 5 session id, 6 queued channel (OrderQueued is published
+--       there: it wakes the processor and tells the session's sockets their place in line)
 -- Returns the order's position, or 0 when the product does not exist.
 local product, orders = KEYS[1], KEYS[2]
-local order_id, sku, email, quantity = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local order_id, sku, email, quantity, session_id = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 
 local existing = redis.call('HGET', orders, order_id)
 if existing then return cjson.decode(existing).position end
@@ -19,7 +20,11 @@ redis.call('HINCRBY', product, 'pending_qty', quantity)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('HSET', orders, order_id, cjson.encode({
-  order_id = order_id, sku = sku, email = email, quantity = quantity,
+  order_id = order_id, sku = sku, email = email, session_id = session_id, quantity = quantity,
   position = position, status = 'pending', created_at = now,
+}))
+redis.call('PUBLISH', ARGV[6], cjson.encode({
+  schema_version = 1, order_id = order_id, sku = sku, email = email, session_id = session_id,
+  quantity = quantity, position = position,
 }))
 return position

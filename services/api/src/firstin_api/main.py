@@ -18,7 +18,7 @@ from firstin_api import metrics
 from firstin_api.limits import BodySizeLimit
 from firstin_api.routes import router
 from firstin_api.settings import ApiSettings, get_settings
-from firstin_api.store import OrderStore
+from firstin_api.store import OrderStore, RateLimits
 from firstin_api.wire import JsonEnvelopeFormat
 
 log = logging.getLogger("firstin.api")
@@ -48,6 +48,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             redis,
             idempotency_ttl=settings.idempotency_ttl_seconds,
             recent_orders_kept=settings.recent_orders_kept,
+            rate_limits=RateLimits(per_ip=settings.rate_limit_per_ip, per_email=settings.rate_limit_per_email),
         )
         log.info("api started")
         try:

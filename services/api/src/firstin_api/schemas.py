@@ -28,6 +28,17 @@ class BuyCreate(BaseModel):
     email: Email
 
 
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+
+
+class SessionPublic(BaseModel):
+    token: str
+    expires_in: int = Field(description="Seconds until the token expires")
+
+
 class OrderAcceptedPublic(BaseModel):
     order_id: str
     status: OrderStatus

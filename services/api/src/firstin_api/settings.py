@@ -29,6 +29,10 @@ class ApiSettings(BaseSettings):
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     # How many of a buyer's latest orders the notifier replays on connect.
     recent_orders_kept: int = Field(default=50, ge=1)
+    # Abuse limits on POST /orders, /buy and /sessions, per minute, shared by every api replica (0 = off).
+    # Per IP is generous: many buyers can share one address (carrier NAT, offices).
+    rate_limit_per_ip: int = Field(default=600, ge=0)
+    rate_limit_per_email: int = Field(default=20, ge=0)
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

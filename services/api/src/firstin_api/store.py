@@ -11,12 +11,11 @@ from redis.asyncio import Redis
 
 from firstin_contracts import (
     PRODUCTS_SET,
-    WAKE_CHANNEL,
-    BuyerKeys,
+    QUEUED_CHANNEL,
     OrderRecord,
     PlaceOrder,
     ProductKeys,
-    ProductQueued,
+    SessionKeys,
     order_id_for,
     sku_of_order_id,
 )
@@ -24,6 +23,8 @@ from firstin_contracts import (
 _SCRIPTS = files("firstin_api")
 ENQUEUE_SCRIPT = _SCRIPTS.joinpath("enqueue.lua").read_text()
 CONFIGURE_SCRIPT = _SCRIPTS.joinpath("configure.lua").read_text()
+DOOR_SCRIPT = _SCRIPTS.joinpath("door.lua").read_text()
+RATE_WINDOW_SECONDS = 60
 
 
 class UnknownProduct(Exception):
@@ -36,6 +37,18 @@ class SoldOut(Exception):
 
 class IdempotencyKeyReused(Exception):
     """The Idempotency-Key was first used with another body."""
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(f"rate limited, retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    per_ip: int
+    per_email: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +74,44 @@ def _digest(text: str) -> str:
 
 
 class OrderStore:
-    def __init__(self, broker: RedisBroker, redis: "Redis[bytes]", *, idempotency_ttl: int, recent_orders_kept: int):
+    def __init__(
+        self,
+        broker: RedisBroker,
+        redis: "Redis[bytes]",
+        *,
+        idempotency_ttl: int,
+        recent_orders_kept: int,
+        rate_limits: RateLimits,
+    ):
         self._broker = broker
         self._redis = redis
         self._configure = redis.register_script(CONFIGURE_SCRIPT)
+        self._door = redis.register_script(DOOR_SCRIPT)
+        self._rate_limits = rate_limits
         self._idempotency_ttl = idempotency_ttl
         self._recent_orders_kept = recent_orders_kept
 
-    async def place_order(self, *, sku: str, email: str, quantity: int, idempotency_key: str | None) -> PlacedOrder:
+    async def pass_door(self, *, client_ip: str, email: str, sku: str | None) -> None:
+        """Rate limits, then (for an order) whether the product exists and its line still has room.
+
+        One round trip, so a sold-out stampede costs Redis almost nothing and queues nothing.
+        """
+        keys = ProductKeys(sku or "-")
+        verdict, retry_after = await self._door(
+            keys=[keys.product, f"firstin:rate:ip:{client_ip}", f"firstin:rate:email:{email}"],
+            args=[self._rate_limits.per_ip, self._rate_limits.per_email, RATE_WINDOW_SECONDS, int(sku is not None)],
+        )
+        match verdict:
+            case b"rate_limited":
+                raise RateLimited(int(retry_after))
+            case b"unknown":
+                raise UnknownProduct(sku)
+            case b"sold_out":
+                raise SoldOut(sku)
+
+    async def place_order(
+        self, *, sku: str, email: str, quantity: int, session_id: str, client_ip: str, idempotency_key: str | None
+    ) -> PlacedOrder:
         keys = ProductKeys(sku)
         order_id = order_id_for(sku)
         if idempotency_key is not None:
@@ -79,25 +122,21 @@ class OrderStore:
                 # The first attempt with this key died before queueing: finish it under the same order id.
                 order_id = claimed_id
 
-        # The door: one read, so a sold-out stampede costs Redis almost nothing and queues nothing.
-        stock_left, sold_out = await self._redis.hmget(keys.product, ["stock_left", "sold_out"])
-        if stock_left is None:
-            raise UnknownProduct(sku)
-        if sold_out == b"1":
-            raise SoldOut(sku)
+        await self.pass_door(client_ip=client_ip, email=email, sku=sku)
 
         message = PlaceOrder(order_id=order_id, sku=sku, email=email, quantity=quantity)
-        buyer = BuyerKeys(email)
+        session = SessionKeys(session_id)
         now_ms = int(time.time() * 1000)
         # MULTI/EXEC: the record (script) and the queued message (FastStream publish) land together. The script
         # is sent with EVAL, not EVALSHA: a NOSCRIPT error inside MULTI would not stop the RPUSH after it.
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.eval(ENQUEUE_SCRIPT, 2, keys.product, keys.orders, order_id, sku, email, quantity)
+            pipe.eval(
+                ENQUEUE_SCRIPT, 2, keys.product, keys.orders, order_id, sku, email, quantity, session_id, QUEUED_CHANNEL
+            )
             await self._broker.publish(message, list=keys.queue, pipeline=pipe)
-            await self._broker.publish(ProductQueued(sku=sku), channel=WAKE_CHANNEL, pipeline=pipe)
-            pipe.zadd(buyer.recent_orders, {order_id: now_ms})
-            pipe.zremrangebyrank(buyer.recent_orders, 0, -self._recent_orders_kept - 1)
-            pipe.expire(buyer.recent_orders, self._idempotency_ttl)
+            pipe.zadd(session.recent_orders, {order_id: now_ms})
+            pipe.zremrangebyrank(session.recent_orders, 0, -self._recent_orders_kept - 1)
+            pipe.expire(session.recent_orders, self._idempotency_ttl)
             position = int((await pipe.execute())[0])
         if position == 0:
             raise UnknownProduct(sku)

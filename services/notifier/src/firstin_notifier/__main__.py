@@ -1,21 +1,38 @@
 """`python -m firstin_notifier`: run the Socket.IO notifier under uvicorn."""
 
+import socketio
 import uvicorn
 
+from firstin_contracts import SHUTDOWN_EVENT
 from firstin_notifier.logs import logging_config
+from firstin_notifier.main import create_app
 from firstin_notifier.settings import get_settings
+
+
+class NotifierServer(uvicorn.Server):
+    """On SIGTERM, tell every client why before uvicorn closes the websockets (code 1012, service restart):
+    Socket.IO clients then reconnect by themselves, to another replica behind the same address."""
+
+    def __init__(self, config: uvicorn.Config, sio: socketio.AsyncServer):
+        super().__init__(config)
+        self._sio = sio
+
+    async def shutdown(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
+        await self._sio.emit(SHUTDOWN_EVENT, {"reason": "server restarting, reconnect"})
+        await super().shutdown(sockets)
 
 
 def main() -> None:
     settings = get_settings()
-    uvicorn.run(
-        "firstin_notifier.main:create_app",
-        factory=True,
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.notifier_host,
         port=settings.notifier_port,
         log_config=logging_config(settings.log_level),
         timeout_graceful_shutdown=5,
     )
+    NotifierServer(config, app.engineio_server).run()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Composition root of the notifier: a python-socketio server relaying decisions to their buyers only.
 
-Each socket proves with its token which buyer it speaks for and joins that buyer's room; decisions arrive on
-the outcomes channel (Redis pub/sub, see outcomes.py) and go to the room of the buyer they belong to, nowhere else.
+Each socket proves with its token which buyer session it speaks for and joins that session's room; decisions
+arrive on the outcomes channel (Redis pub/sub, see outcomes.py) and go to the sockets of the session that
+placed the order, nowhere else. Sockets waiting in a product's line also get its progress.
 """
 
 import logging
@@ -21,11 +22,15 @@ from starlette.routing import Mount, Route
 
 from firstin_contracts import (
     ORDER_EVENT,
+    PROGRESS_EVENT,
     SOCKETIO_PATH,
+    BuyerSession,
     InvalidToken,
+    OrderQueued,
     OrdersDecided,
     OrderStatus,
     OrderUpdate,
+    ProgressUpdated,
     verify_buyer_token,
 )
 from firstin_notifier import metrics
@@ -35,10 +40,16 @@ from firstin_notifier.settings import NotifierSettings, get_settings
 
 log = logging.getLogger("firstin.notifier")
 FINAL_STATUSES = frozenset({OrderStatus.ACCEPTED, OrderStatus.REJECTED})
+_NO_SESSION = BuyerSession(email="", session_id="")
 
 
-def buyer_room(email: str) -> str:
-    return f"buyer:{email}"
+def session_room(session_id: str) -> str:
+    return f"session:{session_id}"
+
+
+def line_room(sku: str) -> str:
+    """Sockets with a pending order in this product's line: they get its progress."""
+    return f"line:{sku}"
 
 
 def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
@@ -50,42 +61,47 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
         engineio_logger=False,
     )
     state: dict[str, Any] = {}
-    # What each socket has been told, order id -> status. A decision can reach a socket twice (live, and in
-    # the replay of a socket that just connected); this keeps it to once, and stops a replay read before
-    # the decision from overwriting the final status with "pending".
-    told: dict[str, dict[str, str]] = {}
-    buyers: dict[str, str] = {}  # sid -> email
+    # What each socket has been told: order id -> (status, sku). A decision can reach a socket twice (live,
+    # and in the replay of a socket that just connected); this keeps it to once, and stops a replay read
+    # before the decision from overwriting the final status with "pending".
+    told: dict[str, dict[str, tuple[str, str]]] = {}
+    sessions: dict[str, BuyerSession] = {}  # sid -> the buyer session its token names
 
     async def tell(sid: str, update: OrderUpdate, kind: str) -> None:
         seen = told.get(sid)
         if seen is None:
             return  # disconnected meanwhile
-        previous = seen.get(update.order_id)
+        previous = seen.get(update.order_id, (None, ""))[0]
         if previous == update.status or previous in FINAL_STATUSES:
             return
-        seen[update.order_id] = update.status
+        seen[update.order_id] = (update.status, update.sku)
         await sio.emit(ORDER_EVENT, update.model_dump(mode="json"), to=sid)
         metrics.EVENTS_EMITTED.labels(kind).inc()
+        waiting = any(status == OrderStatus.PENDING and sku == update.sku for status, sku in seen.values())
+        if waiting:
+            await sio.enter_room(sid, line_room(update.sku))
+        else:
+            await sio.leave_room(sid, line_room(update.sku))
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: object) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
-            email = verify_buyer_token(token, secret=settings.token_secret)
+            session = verify_buyer_token(token, secret=settings.token_secret)
         except InvalidToken as exc:
             metrics.CONNECTIONS_REFUSED.labels(str(exc)).inc()
             raise socketio.exceptions.ConnectionRefusedError(str(exc)) from None
         told[sid] = {}
-        buyers[sid] = email
-        await sio.enter_room(sid, buyer_room(email))
+        sessions[sid] = session
+        await sio.enter_room(sid, session_room(session.session_id))
         metrics.CONNECTED_SOCKETS.inc()
         # After this handler returns the server acknowledges the connection; the replay's first Redis read
         # yields, so its events always follow the acknowledgement.
-        sio.start_background_task(replay, sid, email)
+        sio.start_background_task(replay, sid, session)
 
-    async def replay(sid: str, email: str) -> None:
+    async def replay(sid: str, session: BuyerSession) -> None:
         try:
-            records = await state["recent"].of_buyer(email)
+            records = await state["recent"].of_session(session)
         except RedisError as exc:
             metrics.REDIS_ERRORS.inc()
             log.warning("replay failed", extra={"error": repr(exc)})
@@ -95,23 +111,36 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
 
     @sio.event
     async def disconnect(sid: str, reason: object = None) -> None:
-        buyers.pop(sid, None)
+        sessions.pop(sid, None)
         if told.pop(sid, None) is not None:
             metrics.CONNECTED_SOCKETS.dec()
+
+    async def tell_session(session_id: str, email: str, update: OrderUpdate, kind: str) -> None:
+        for sid, _ in list(sio.manager.get_participants("/", session_room(session_id))):
+            if sessions.get(sid, _NO_SESSION).email == email:
+                await tell(sid, update, kind)
+
+    async def on_order_queued(queued: OrderQueued) -> None:
+        update = OrderUpdate(
+            order_id=queued.order_id, sku=queued.sku, status=OrderStatus.PENDING, position=queued.position
+        )
+        await tell_session(queued.session_id, queued.email, update, "queued")
 
     async def on_orders_decided(batch: OrdersDecided) -> None:
         now_ms = time.time() * 1000
         for decision in batch.decisions:
-            update = OrderUpdate.of(decision)
-            for sid, _ in list(sio.manager.get_participants("/", buyer_room(decision.email))):
-                await tell(sid, update, "decision")
+            await tell_session(decision.session_id, decision.email, OrderUpdate.of(decision), "decision")
             metrics.DELIVERY_DELAY.observe(max(0.0, now_ms - decision.decided_at) / 1000)
             log.debug("order event emitted", extra={"order_id": decision.order_id, "status": decision.status})
 
+    async def on_progress(progress: ProgressUpdated) -> None:
+        await sio.emit(PROGRESS_EVENT, progress.model_dump(exclude={"schema_version"}), room=line_room(progress.sku))
+        metrics.EVENTS_EMITTED.labels("progress").inc()
+
     async def catch_up() -> None:
         """After an outage of the subscription: tell every connected buyer what changed meanwhile."""
-        for sid, email in list(buyers.items()):
-            await replay(sid, email)
+        for sid, session in list(sessions.items()):
+            await replay(sid, session)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -124,7 +153,9 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
         state["recent"] = RecentOrders(redis, limit=settings.replay_orders)
         state["outcomes"] = outcomes = OutcomeSubscription(
             settings.redis_url,
-            on_batch=on_orders_decided,
+            on_decided=on_orders_decided,
+            on_progress=on_progress,
+            on_queued=on_order_queued,
             on_resubscribed=catch_up,
             connect_timeout=settings.redis_timeout_seconds,
         )

@@ -1,4 +1,5 @@
-"""The notifier's subscription to decided outcomes (Redis pub/sub), with catch-up after any outage.
+"""The notifier's subscription to queued orders, decided outcomes and line progress (Redis pub/sub), with
+catch-up after any outage.
 
 Pub/sub delivers only to connected subscribers: outcomes published while the subscription was down are not
 redelivered. So after every resubscription (confirmed by Redis) the notifier re-reads the order records of
@@ -15,7 +16,14 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from firstin_contracts import OUTCOMES_CHANNEL, OrdersDecided
+from firstin_contracts import (
+    OUTCOMES_CHANNEL,
+    PROGRESS_CHANNEL,
+    QUEUED_CHANNEL,
+    OrderQueued,
+    OrdersDecided,
+    ProgressUpdated,
+)
 from firstin_notifier import metrics
 
 log = logging.getLogger("firstin.notifier")
@@ -26,12 +34,16 @@ class OutcomeSubscription:
         self,
         redis_url: str,
         *,
-        on_batch: Callable[[OrdersDecided], Awaitable[None]],
+        on_decided: Callable[[OrdersDecided], Awaitable[None]],
+        on_progress: Callable[[ProgressUpdated], Awaitable[None]],
+        on_queued: Callable[[OrderQueued], Awaitable[None]],
         on_resubscribed: Callable[[], Awaitable[None]],
         connect_timeout: float,
     ):
         self._redis_url = redis_url
-        self._on_batch = on_batch
+        self._on_decided = on_decided
+        self._on_progress = on_progress
+        self._on_queued = on_queued
         self._on_resubscribed = on_resubscribed
         self._connect_timeout = connect_timeout
         self._task: asyncio.Task[None] | None = None
@@ -54,10 +66,11 @@ class OutcomeSubscription:
             )
             pubsub = client.pubsub()
             try:
-                await pubsub.subscribe(OUTCOMES_CHANNEL)
-                confirmation = await pubsub.get_message(timeout=self._connect_timeout)
-                if not confirmation or confirmation["type"] != "subscribe":
-                    raise RedisError("no subscribe confirmation")
+                await pubsub.subscribe(OUTCOMES_CHANNEL, PROGRESS_CHANNEL, QUEUED_CHANNEL)
+                for _ in range(3):
+                    confirmation = await pubsub.get_message(timeout=self._connect_timeout)
+                    if not confirmation or confirmation["type"] != "subscribe":
+                        raise RedisError("no subscribe confirmation")
                 self.subscribed, backoff = True, 0.1
                 if had_outage:
                     log.info("outcomes resubscribed, catching up")
@@ -65,7 +78,7 @@ class OutcomeSubscription:
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
-                        await self._deliver(message["data"])
+                        await self._deliver(message["channel"], message["data"])
             except (RedisError, OSError) as exc:
                 if self.subscribed or not had_outage:
                     log.warning("outcome subscription lost", extra={"error": repr(exc)})
@@ -77,10 +90,13 @@ class OutcomeSubscription:
                 await pubsub.aclose()
                 await client.aclose()
 
-    async def _deliver(self, data: bytes) -> None:
+    async def _deliver(self, channel: bytes, data: bytes) -> None:
         try:
-            batch = OrdersDecided.model_validate_json(data)
+            if channel == OUTCOMES_CHANNEL.encode():
+                await self._on_decided(OrdersDecided.model_validate_json(data))
+            elif channel == QUEUED_CHANNEL.encode():
+                await self._on_queued(OrderQueued.model_validate_json(data))
+            else:
+                await self._on_progress(ProgressUpdated.model_validate_json(data))
         except ValidationError as exc:
-            log.error("undecodable outcome message", extra={"error": str(exc)[:500]})
-            return
-        await self._on_batch(batch)
+            log.error("undecodable message", extra={"channel": channel.decode(), "error": str(exc)[:500]})

@@ -1,12 +1,12 @@
-"""Redis adapter of the notifier: the current state of a buyer's recent orders, read from the order records
-(the source of truth), so an outcome decided while the buyer had no socket is not lost."""
+"""Redis adapter of the notifier: the current state of a buyer session's recent orders, read from the order
+records (the source of truth), so an outcome decided while the buyer had no socket is not lost."""
 
 from collections import defaultdict
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from firstin_contracts import BuyerKeys, OrderRecord, ProductKeys, sku_of_order_id
+from firstin_contracts import BuyerSession, OrderRecord, ProductKeys, SessionKeys, sku_of_order_id
 
 
 class RecentOrders:
@@ -14,11 +14,12 @@ class RecentOrders:
         self._redis = redis
         self._limit = limit
 
-    async def of_buyer(self, email: str) -> list[OrderRecord]:
-        """The buyer's latest orders, oldest first."""
+    async def of_session(self, session: BuyerSession) -> list[OrderRecord]:
+        """The session's latest orders, oldest first."""
         if self._limit == 0:
             return []
-        ids = [i.decode() for i in await self._redis.zrange(BuyerKeys(email).recent_orders, -self._limit, -1)]
+        index = SessionKeys(session.session_id).recent_orders
+        ids = [i.decode() for i in await self._redis.zrange(index, -self._limit, -1)]
         by_sku: dict[str, list[str]] = defaultdict(list)
         for order_id in ids:
             if sku := sku_of_order_id(order_id):
@@ -38,6 +39,7 @@ class RecentOrders:
                     record = OrderRecord.model_validate_json(raw)
                 except ValidationError:
                     continue
-                if record.email == email:  # never show one buyer another's order, whatever the index says
+                # Never show one buyer another's order, whatever the index says.
+                if record.email == session.email and record.session_id == session.session_id:
                     records.append(record)
         return sorted(records, key=lambda r: r.created_at)

@@ -112,7 +112,7 @@ for _, raw in ipairs(raws) do
     summary.decided = summary.decided + 1
     summary.waits[#summary.waits + 1] = now - record.created_at
     out[#out + 1] = {
-      order_id = record.order_id, sku = sku, email = record.email, quantity = qty,
+      order_id = record.order_id, sku = sku, email = record.email, session_id = record.session_id, quantity = qty,
       position = record.position, status = record.status, reason = record.reason,
       decided_at = now, decision_seq = decided,
     }
@@ -132,4 +132,5 @@ end
 if next(summary.dead) then redis.call('LTRIM', dead_letters, -dead_letters_kept, -1) end
 summary.remaining = redis.call('LLEN', queue)
 summary.stock_left = stock_left
+summary.now_serving = now_serving or tonumber(redis.call('HGET', product, 'now_serving') or '0')
 return cjson.encode(summary)

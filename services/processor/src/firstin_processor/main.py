@@ -16,7 +16,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 
-from firstin_contracts import WAKE_CHANNEL, ProductQueued
+from firstin_contracts import PROGRESS_CHANNEL, QUEUED_CHANNEL, OrderQueued, ProgressUpdated
 from firstin_processor.lease import Lease
 from firstin_processor.settings import ProcessorSettings, get_settings
 from firstin_processor.store import DecisionStore
@@ -40,8 +40,8 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
     state: dict[str, DecisionWorker] = {}
     leases: list[Lease] = []
 
-    @broker.subscriber(channel=WAKE_CHANNEL)
-    async def on_product_queued(message: ProductQueued) -> None:
+    @broker.subscriber(channel=QUEUED_CHANNEL)
+    async def on_order_queued(message: OrderQueued) -> None:
         if worker := state.get("worker"):
             worker.kick(message.sku)
 
@@ -56,7 +56,14 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
         lease = Lease(redis, ttl_seconds=settings.lease_ttl_seconds)
         leases.append(lease)
         lease.start()
-        state["worker"] = worker = DecisionWorker(store, lease, poll_interval=settings.poll_interval_seconds)
+
+        async def publish_progress(update: ProgressUpdated) -> None:
+            # Plain JSON, like the outcomes decide.lua publishes: the notifier reads both the same way.
+            await redis.publish(PROGRESS_CHANNEL, update.model_dump_json())
+
+        state["worker"] = worker = DecisionWorker(
+            store, lease, poll_interval=settings.poll_interval_seconds, publish_progress=publish_progress
+        )
         worker.start()
         log.info("processor started", extra={"batch_size": settings.decide_batch_size})
 

@@ -22,6 +22,7 @@ class BatchSummary:
     waits_ms: list[int] = field(default_factory=list)
     remaining: int = 0
     stock_left: int | None = None
+    now_serving: int | None = None
 
     @property
     def popped(self) -> int:
@@ -44,6 +45,7 @@ class BatchSummary:
             waits_ms=[int(w) for w in waits] if isinstance(waits, list) else [],
             remaining=int(data.get("remaining", 0)),
             stock_left=int(data["stock_left"]) if "stock_left" in data else None,
+            now_serving=int(data["now_serving"]) if "now_serving" in data else None,
         )
 
 

@@ -1,15 +1,17 @@
 """The decision loop: drains each product's line through the decide script, one batch at a time.
 
 Correctness lives in the script (pop and decide are one atomic step); this loop only decides *when* to call
-it: at once when the api rings (ProductQueued), and on a poll in case a ring was lost.
+it: at once when an order is queued (OrderQueued), and on a poll in case a ring was lost.
 """
 
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 
+from firstin_contracts import ProgressUpdated
 from firstin_processor import metrics
 from firstin_processor.lease import Lease
 from firstin_processor.store import BatchSummary, DecisionStore
@@ -18,12 +20,21 @@ log = logging.getLogger("firstin.processor")
 
 # A product is drained at most this many batches in a row before other products get their turn.
 BATCHES_PER_TURN = 50
+# Progress ("now serving") goes out at most this often per product: enough to feel live, cheap at any rate.
+PROGRESS_INTERVAL_SECONDS = 0.2
+
+ProgressPublisher = Callable[[ProgressUpdated], Awaitable[None]]
 
 
 class DecisionWorker:
-    def __init__(self, store: DecisionStore, lease: Lease, *, poll_interval: float):
+    def __init__(
+        self, store: DecisionStore, lease: Lease, *, poll_interval: float, publish_progress: ProgressPublisher
+    ):
         self._store = store
         self._lease = lease
+        self._publish_progress = publish_progress
+        self._progress: dict[str, ProgressUpdated] = {}
+        self._progress_task: asyncio.Task[None] | None = None
         self._poll_interval = poll_interval
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
@@ -36,6 +47,7 @@ class DecisionWorker:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="decision-worker")
+        self._progress_task = asyncio.create_task(self._send_progress(), name="progress")
 
     async def stop(self) -> None:
         """Let the batch in hand finish (it is one atomic script call), then return."""
@@ -43,6 +55,23 @@ class DecisionWorker:
         self._wake.set()
         if self._task is not None:
             await self._task
+        if self._progress_task is not None:
+            self._progress_task.cancel()
+            await asyncio.gather(self._progress_task, return_exceptions=True)
+        await self._flush_progress()
+
+    async def _send_progress(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_INTERVAL_SECONDS)
+            await self._flush_progress()
+
+    async def _flush_progress(self) -> None:
+        pending, self._progress = self._progress, {}
+        for update in pending.values():
+            try:
+                await self._publish_progress(update)
+            except (RedisError, OSError) as exc:
+                log.warning("progress not published", extra={"sku": update.sku, "error": repr(exc)})
 
     async def _run(self) -> None:
         backoff = 0.05
@@ -83,8 +112,7 @@ class DecisionWorker:
                 return
         self._dirty.add(sku)  # more left: come back after the other products' turn
 
-    @staticmethod
-    def _record(sku: str, summary: BatchSummary) -> None:
+    def _record(self, sku: str, summary: BatchSummary) -> None:
         if summary.accepted:
             metrics.DECISIONS.labels(sku, "accepted", "").inc(summary.accepted)
         for reason, count in summary.rejected.items():
@@ -97,6 +125,10 @@ class DecisionWorker:
         metrics.QUEUE_LENGTH.labels(sku).set(summary.remaining)
         if summary.stock_left is not None:
             metrics.STOCK_LEFT.labels(sku).set(summary.stock_left)
+        if summary.popped and summary.stock_left is not None and summary.now_serving is not None:
+            self._progress[sku] = ProgressUpdated(
+                sku=sku, now_serving=summary.now_serving, stock_left=summary.stock_left, queue_length=summary.remaining
+            )
         if summary.decided:
             log.info(
                 "batch decided",

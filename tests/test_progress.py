@@ -1,0 +1,48 @@
+"""Live progress of a line: the processor publishes "now serving" (throttled), the notifier relays it to the
+sockets with a pending order in that line, and to no one else."""
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from firstin_contracts import PROGRESS_CHANNEL, ProgressUpdated
+from firstin_stack import unique_email, unique_sku
+
+from .conftest import StackFactory
+
+
+async def test_waiting_sockets_see_progress_and_the_processor_publishes_it(private_stack: StackFactory, client_of):
+    server, stack = private_stack()
+    client = client_of(stack)
+    redis_client = aioredis.Redis.from_url(server.url)
+    sku = unique_sku("progress")
+    await client.create_product(sku, stock=100)
+    stack.processor.stop()  # the line stands still: the order stays pending
+
+    waiting_email, idle_email = unique_email(), unique_email()
+    waiting_token = await client.open_session(waiting_email)
+    waiting = await client.listen_for(waiting_token)
+    idle = await client.listen_for(await client.open_session(idle_email))
+    seen: dict[str, list[dict[str, object]]] = {"waiting": [], "idle": []}
+    waiting.client.on("progress", seen["waiting"].append)
+    idle.client.on("progress", seen["idle"].append)
+    order = (await client.place_order(waiting_email, sku, token=waiting_token)).json()
+    await asyncio.sleep(0.3)  # the pending state reaches the socket (it joins the line's room)
+
+    update = ProgressUpdated(sku=sku, now_serving=0, stock_left=100, queue_length=1)
+    await redis_client.publish(PROGRESS_CHANNEL, update.model_dump_json())
+    await asyncio.sleep(0.3)
+    assert seen["waiting"] == [{"sku": sku, "now_serving": 0, "stock_left": 100, "queue_length": 1}]
+    assert seen["idle"] == [], "progress goes only to sockets waiting in that line"
+
+    pubsub = redis_client.pubsub()
+    await pubsub.subscribe(PROGRESS_CHANNEL)
+    assert (await pubsub.get_message(timeout=2))["type"] == "subscribe"
+    stack.processor.start()
+    await waiting.wait_for_final(order["order_id"])
+    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
+    assert message is not None, "the processor published the line's progress"
+    published = ProgressUpdated.model_validate_json(message["data"])
+    assert (published.sku, published.now_serving, published.stock_left) == (sku, order["position"], 99)
+    await pubsub.aclose()
+    await redis_client.aclose()
