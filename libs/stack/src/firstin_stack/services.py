@@ -170,8 +170,15 @@ class Stack:
 
     def add_processor(self, name: str = "processor-2") -> ServiceProcess:
         """A second processor on the same Redis (rolling deploys, double starts)."""
-        env = {**self.config.env(), "FIRSTIN_PROCESSOR_PORT": str(port := free_port())}
-        return ServiceProcess(name, "firstin_processor", port, env, self.config.log_dir).start()
+        return self._add_replica(name, "firstin_processor", "FIRSTIN_PROCESSOR_PORT")
+
+    def add_notifier(self, name: str = "notifier-2") -> ServiceProcess:
+        """Another notifier replica on its own port (scaling out sockets)."""
+        return self._add_replica(name, "firstin_notifier", "FIRSTIN_NOTIFIER_PORT")
+
+    def _add_replica(self, name: str, module: str, port_variable: str) -> ServiceProcess:
+        env = {**self.config.env(), port_variable: str(port := free_port())}
+        return ServiceProcess(name, module, port, env, self.config.log_dir).start()
 
     def __enter__(self) -> "Stack":
         return self.start()

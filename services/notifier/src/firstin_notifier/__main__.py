@@ -1,5 +1,7 @@
 """`python -m firstin_notifier`: run the Socket.IO notifier under uvicorn."""
 
+import asyncio
+
 import socketio
 import uvicorn
 
@@ -19,6 +21,7 @@ class NotifierServer(uvicorn.Server):
 
     async def shutdown(self, sockets: list | None = None) -> None:  # type: ignore[type-arg]
         await self._sio.emit(SHUTDOWN_EVENT, {"reason": "server restarting, reconnect"})
+        await asyncio.sleep(0.2)  # engine.io writes from a task per socket: let the notice leave first
         await super().shutdown(sockets)
 
 

@@ -1,0 +1,114 @@
+"""Scaling out (several notifiers), abuse limits across api workers, and clean shutdown on SIGTERM."""
+
+import asyncio
+import signal
+
+import pytest
+import socketio
+
+from firstin_stack import FirstinClient, unique_email, unique_sku
+
+from .conftest import StackFactory
+from .sale import Sale
+
+pytestmark = pytest.mark.slow
+
+
+async def test_two_notifiers_deliver_each_event_once_to_every_socket(private_stack: StackFactory, client_of) -> None:
+    server, stack = private_stack()
+    second = stack.add_notifier()
+    second.wait_ready()
+    client = client_of(stack)
+    other = FirstinClient(stack.api_url, second.url, stack.config.admin_token)
+    sku = unique_sku("replicas")
+    await client.create_product(sku, stock=30)
+    sale = Sale(client, stack, sku)
+    emails = [unique_email() for _ in range(40)]
+    for i, email in enumerate(emails):
+        # Half the buyers on each replica; one buyer has a tab on each.
+        sale.tokens[email] = await client.open_session(email)
+        sale.sockets[email] = await (client if i % 2 else other).listen_for(sale.tokens[email])
+    second_tab = await other.listen_for(sale.tokens[emails[1]])
+
+    await sale.burst(emails, orders_each=1)
+    await sale.wait_all_notified()
+    await asyncio.sleep(0.3)
+
+    from firstin_stack.audit import audit_sale
+
+    audit = audit_sale(server.url, sku, accepted_orders=sale.acknowledged, sockets=sale.sockets)
+    audit.assert_correct()
+    assert audit.accepted == 30
+    tab_finals = [e["order_id"] for e in second_tab.finals()]
+    assert tab_finals == [e["order_id"] for e in sale.sockets[emails[1]].finals()], "both tabs, once each"
+    await other.aclose()
+    second.stop()
+
+
+async def test_abuse_limits_hold_across_api_workers(tmp_path, client_of) -> None:
+    from firstin_stack import RedisServer, Stack, StackConfig
+
+    with RedisServer() as server:
+        config = StackConfig(
+            redis_url=server.url,
+            log_dir=tmp_path,
+            rate_limits=True,
+            extra_env={"FIRSTIN_RATE_LIMIT_PER_EMAIL": "3", "FIRSTIN_RATE_LIMIT_PER_IP": "8"},
+        )
+        with Stack(config) as stack:
+            client = client_of(stack)
+            sku = unique_sku("limits")
+            await client.create_product(sku, stock=100)
+            email = unique_email()
+            # Two api workers answer these; the counters live in Redis, so the limit holds across both.
+            statuses = [(await client.place_order(email, sku)).status_code for _ in range(5)]
+            assert statuses == [202, 202, 202, 429, 429]
+            limited = await client.place_order(email, sku)
+            assert limited.status_code == 429 and 0 < int(limited.headers["retry-after"]) <= 60
+            sessions = [
+                (await client.http.post("/sessions", json={"email": unique_email()})).status_code for _ in range(4)
+            ]
+            assert sessions[-1] == 429, "per-IP limit covers /sessions too"
+
+
+async def test_api_sigterm_finishes_in_flight_orders(private_stack: StackFactory, client_of) -> None:
+    _server, stack = private_stack()
+    client = client_of(stack)
+    sku = unique_sku("sigterm")
+    await client.create_product(sku, stock=5000)
+    sale = Sale(client, stack, sku)
+    emails = await sale.open_buyers(20)
+
+    burst = asyncio.create_task(sale.burst(emails, orders_each=100, concurrency=40))
+    await asyncio.sleep(0.5)
+    code = await asyncio.to_thread(stack.api.stop)
+    await burst
+
+    assert code in (0, -signal.SIGTERM)
+    log = stack.api.tail_log(200_000)
+    assert log.count("Application shutdown complete") == stack.config.api_workers, "every worker shut down"
+    assert sale.acknowledged, "orders were answered before the stop"
+    assert sale.failed_requests > 0, "requests after the stop were refused, not answered wrongly"
+    await sale.wait_all_notified()
+    assert all(sale.sockets[e].finals() for e in {sale.acknowledged[o] for o in sale.acknowledged})
+
+
+async def test_notifier_sigterm_tells_clients_then_closes_for_reconnect(private_stack: StackFactory) -> None:
+    _server, stack = private_stack()
+    notices: list[object] = []
+    reasons: list[object] = []
+    client = socketio.AsyncClient(reconnection=False)
+    client.on("server_shutdown", notices.append)
+    client.on("disconnect", reasons.append)
+    from firstin_contracts import issue_buyer_token
+
+    token = issue_buyer_token(unique_email(), secret=stack.config.token_secret, ttl_seconds=60)
+    await client.connect(stack.notifier_url, auth={"token": token}, transports=["websocket"])
+
+    code = await asyncio.to_thread(stack.notifier.stop)
+    await asyncio.sleep(0.3)
+
+    assert code in (0, -signal.SIGTERM)
+    assert notices == [{"reason": "server restarting, reconnect"}]
+    assert reasons and reasons[0] != "io server disconnect", "a transport close, which clients retry"
+    assert "Application shutdown complete" in stack.notifier.tail_log()
