@@ -1,6 +1,7 @@
 """The api's HTTP contract: bad input gets a clear error naming the field and changes nothing."""
 
 import asyncio
+import json
 
 import pytest
 
@@ -115,3 +116,20 @@ async def test_health_docs_and_demo_page_are_served(firstin: FirstinClient) -> N
     assert (await firstin.http.get("/config")).json()["notifier_url"] == firstin.notifier_url
     metrics = await firstin.http.get("/metrics/")
     assert "firstin_api_orders_received_total" in metrics.text
+
+
+async def test_admin_overview_needs_the_token_and_lists_products(firstin: FirstinClient) -> None:
+    sku = unique_sku("overview")
+    await firstin.create_product(sku, stock=4)
+    assert (await firstin.http.get("/admin/products")).status_code == 401
+    assert (await firstin.http.get("/admin/stream", params={"token": "wrong"})).status_code == 401
+    listed = await firstin.http.get("/admin/products", headers={"Authorization": f"Bearer {firstin.admin_token}"})
+    (row,) = [p for p in listed.json() if p["sku"] == sku]
+    assert (row["stock_left"], row["decided"], row["queue_length"]) == (4, 0, 0)
+
+    async with firstin.http.stream("GET", "/admin/stream", params={"token": firstin.admin_token}) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.aiter_lines()
+        assert await anext(lines) == "event: overview"
+        data = (await anext(lines)).removeprefix("data: ")
+    assert sku in {p["sku"] for p in json.loads(data)}

@@ -3,7 +3,6 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.resources import files
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -14,15 +13,15 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from firstin_api import metrics
+from firstin_api import admin, metrics
 from firstin_api.limits import BodySizeLimit
 from firstin_api.routes import router
 from firstin_api.settings import ApiSettings, get_settings
+from firstin_api.static_files import STATIC_DIR
 from firstin_api.store import OrderStore, RateLimits
 from firstin_api.wire import JsonEnvelopeFormat
 
 log = logging.getLogger("firstin.api")
-STATIC_DIR = files("firstin_api").joinpath("static")
 REDIS_RETRY_AFTER_SECONDS = 1
 
 
@@ -64,6 +63,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(admin.router)
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, s
 from fastapi.responses import JSONResponse
 
 from firstin_api import metrics
-from firstin_api.deps import AdminOnly, Settings, Store
+from firstin_api.admin import product_public
+from firstin_api.deps import Settings, Store
 from firstin_api.schemas import (
     BuyCreate,
     DoorRejectionPublic,
@@ -16,13 +17,12 @@ from firstin_api.schemas import (
     OrderAcceptedPublic,
     OrderCreate,
     OrderPublic,
-    ProductConfigure,
     ProductPublic,
     SessionCreate,
     SessionPublic,
 )
 from firstin_api.settings import ApiSettings
-from firstin_api.store import IdempotencyKeyReused, Product, RateLimited, SoldOut, UnknownProduct
+from firstin_api.store import IdempotencyKeyReused, RateLimited, SoldOut, UnknownProduct
 from firstin_contracts import (
     DEFAULT_SKU,
     SKU_PATTERN,
@@ -196,36 +196,9 @@ async def get_order(order_id: str, store: Store) -> OrderPublic:
     return OrderPublic.of(record)
 
 
-def _product_public(product: Product) -> ProductPublic:
-    return ProductPublic(
-        sku=product.sku,
-        stock_total=product.stock_total,
-        stock_left=product.stock_left,
-        sold_out=product.sold_out,
-        per_customer_limit=product.per_customer_limit,
-        now_serving=product.now_serving,
-        queue_length=product.queue_length,
-    )
-
-
 @router.get("/products/{sku}", response_model=ProductPublic, responses={404: {"model": ErrorPublic}})
 async def get_product(sku: SkuPath, store: Store) -> ProductPublic:
     product = await store.get_product(sku)
     if product is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown sku {sku!r}")
-    return _product_public(product)
-
-
-@router.put(
-    "/admin/products/{sku}",
-    response_model=ProductPublic,
-    dependencies=[AdminOnly],
-    responses={401: {"model": ErrorPublic}},
-)
-async def configure_product(sku: SkuPath, body: ProductConfigure, store: Store) -> ProductPublic:
-    """Create a product or reset its stock (a new round: per-customer counts start again)."""
-    await store.configure_product(sku, stock=body.stock, per_customer_limit=body.per_customer_limit)
-    log.info("product configured", extra={"sku": sku, "stock": body.stock})
-    product = await store.get_product(sku)
-    assert product is not None
-    return _product_public(product)
+    return product_public(product)

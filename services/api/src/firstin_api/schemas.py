@@ -91,6 +91,13 @@ class ProductPublic(BaseModel):
     queue_length: int = Field(description="Orders waiting for a decision")
 
 
+class ProductOverviewPublic(ProductPublic):
+    """What the admin page shows of a product (decisions/s is the client's difference of `decided`)."""
+
+    decided: int = Field(description="Orders decided so far")
+    last_position: int = Field(description="Orders queued so far")
+
+
 class ProductConfigure(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -67,6 +67,7 @@ class Product:
     now_serving: int
     queue_length: int
     last_position: int
+    decided: int
 
 
 def _digest(text: str) -> str:
@@ -174,11 +175,27 @@ class OrderStore:
             return None
 
     async def get_product(self, sku: str) -> Product | None:
-        keys = ProductKeys(sku)
+        return (await self.get_products([sku]))[0]
+
+    async def all_products(self) -> list[Product]:
+        skus = sorted(s.decode() for s in await self._redis.smembers(PRODUCTS_SET))
+        return [p for p in await self.get_products(skus) if p is not None]
+
+    async def get_products(self, skus: list[str]) -> list[Product | None]:
+        """Several products in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(keys.product)
-            pipe.llen(keys.queue)
-            fields, queue_length = await pipe.execute()
+            for sku in skus:
+                keys = ProductKeys(sku)
+                pipe.hgetall(keys.product)
+                pipe.llen(keys.queue)
+            replies = await pipe.execute()
+        return [
+            self._product(sku, fields, queue_length)
+            for sku, fields, queue_length in zip(skus, replies[::2], replies[1::2], strict=True)
+        ]
+
+    @staticmethod
+    def _product(sku: str, fields: dict[bytes, bytes], queue_length: int) -> Product | None:
         if not fields:
             return None
         f = {k.decode(): v.decode() for k, v in fields.items()}
@@ -192,6 +209,7 @@ class OrderStore:
             now_serving=int(f.get("now_serving", "0")),
             queue_length=int(queue_length),
             last_position=int(f.get("last_position", "0")),
+            decided=int(f.get("decided", "0")),
         )
 
     async def configure_product(self, sku: str, *, stock: int, per_customer_limit: int | None) -> None:
