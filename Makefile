@@ -24,12 +24,21 @@ run: $(VENV)/.synced
 	$(PY) -m firstin_stack.run
 
 test: $(VENV)/.synced
-	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff check libs services tests
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache
+
+# `make bench`: the load benchmark in bench/ (see docs/benchmarks.md). One scenario with SCENARIO=door, processor,
+# stampede, pipeline or steady; more options with BENCH_ARGS (`$(PY) -m bench --help`).
+.PHONY: bench
+SCENARIO ?= all
+bench: $(VENV)/.synced
+	$(PY) -m bench $(SCENARIO) $(BENCH_ARGS)

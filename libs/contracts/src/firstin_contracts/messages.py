@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from firstin_contracts.keys import SKU_PATTERN
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 Sku = Annotated[str, Field(pattern=SKU_PATTERN)]
 Quantity = Annotated[int, Field(ge=1, le=1000)]

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
+from typing import cast
 
 import redis
 
@@ -70,7 +71,7 @@ def audit_sale(
     client = redis.Redis.from_url(redis_url)
     try:
         records = [OrderRecord.model_validate_json(raw) for raw in client.hvals(keys.orders)]
-        product = {k.decode(): v.decode() for k, v in client.hgetall(keys.product).items()}
+        product = {cast(bytes, k).decode(): cast(bytes, v).decode() for k, v in client.hgetall(keys.product).items()}
         letters = [json.loads(raw) for raw in client.lrange(keys.dead_letters, 0, -1)]
     finally:
         client.close()

@@ -11,7 +11,7 @@ import socketio
 FINAL_STATUSES = frozenset({"accepted", "rejected"})
 
 
-class ConnectionRefused(socketio.exceptions.ConnectionError):
+class ConnectionRefused(socketio.exceptions.ConnectionError):  # type: ignore[misc]  # untyped library
     """The notifier refused the socket; the message is the reason it gave (connect_error)."""
 
 

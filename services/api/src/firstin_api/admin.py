@@ -7,19 +7,17 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse
 from sse_starlette.sse import EventSourceResponse
 
 from firstin_api.deps import AdminOnly, Settings, Store
-from firstin_api.schemas import ErrorPublic, ProductConfigure, ProductOverviewPublic, ProductPublic
+from firstin_api.schemas import ErrorPublic, ProductConfigure, ProductOverviewPublic, ProductPublic, SkuPath
 from firstin_api.static_files import STATIC_DIR
 from firstin_api.store import Product
-from firstin_contracts import SKU_PATTERN
 
 log = logging.getLogger("firstin.api")
 router = APIRouter()
-SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
 OVERVIEW_INTERVAL_SECONDS = 0.5
 
 

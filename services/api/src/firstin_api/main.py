@@ -39,7 +39,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             # for the enqueue transaction too: its script is idempotent per order id (see enqueue.lua).
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
-            logger=None,
+            logger=log,
+            log_level=logging.DEBUG,
         )
         redis = await broker.connect()
         app.state.store = OrderStore(

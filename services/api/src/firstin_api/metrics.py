@@ -22,6 +22,6 @@ PLACE_ORDER_DURATION = Histogram(
 def metrics_app() -> ASGIApp:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return make_asgi_app(registry)
     return make_asgi_app()

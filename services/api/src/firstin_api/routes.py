@@ -4,7 +4,7 @@ import logging
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from firstin_api import metrics
@@ -20,12 +20,12 @@ from firstin_api.schemas import (
     ProductPublic,
     SessionCreate,
     SessionPublic,
+    SkuPath,
 )
 from firstin_api.settings import ApiSettings
 from firstin_api.store import IdempotencyKeyReused, RateLimited, SoldOut, UnknownProduct
 from firstin_contracts import (
     DEFAULT_SKU,
-    SKU_PATTERN,
     InvalidToken,
     RejectReason,
     issue_buyer_token,
@@ -36,7 +36,6 @@ from firstin_contracts import (
 log = logging.getLogger("firstin.api")
 router = APIRouter()
 
-SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 BuyerToken = Annotated[
     str | None,

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from firstin_contracts import DEFAULT_SKU, SKU_PATTERN, OrderRecord, OrderStatus, RejectReason
@@ -10,6 +11,7 @@ from firstin_contracts import DEFAULT_SKU, SKU_PATTERN, OrderRecord, OrderStatus
 # Addresses are compared case-insensitively: one buyer, one room, one per-customer count.
 Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
 Sku = Annotated[str, Field(pattern=SKU_PATTERN, examples=[DEFAULT_SKU])]
+SkuPath = Annotated[str, Path(pattern=SKU_PATTERN)]
 
 
 class OrderCreate(BaseModel):
@@ -76,7 +78,7 @@ class OrderPublic(BaseModel):
             sku=record.sku,
             quantity=record.quantity,
             position=record.position,
-            created_at=_iso(record.created_at),  # type: ignore[arg-type]
+            created_at=datetime.fromtimestamp(record.created_at / 1000, tz=UTC),
             decided_at=_iso(record.decided_at),
         )
 

@@ -4,6 +4,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from importlib.resources import files
+from typing import cast
 
 from faststream.redis import RedisBroker
 from pydantic import ValidationError
@@ -78,7 +79,7 @@ class OrderStore:
     def __init__(
         self,
         broker: RedisBroker,
-        redis: "Redis[bytes]",
+        redis: Redis,
         *,
         idempotency_ttl: int,
         recent_orders_kept: int,
@@ -157,7 +158,7 @@ class OrderStore:
         existing = await self._redis.get(idem_key)
         if existing is None:  # expired in between: claim again
             return await self._claim_idempotency_key(keys, key, order_id, sku, email, quantity)
-        first_order_id, first_digest = existing.decode().split(" ", 1)
+        first_order_id, first_digest = cast(bytes, existing).decode().split(" ", 1)
         if first_digest != body_digest:
             raise IdempotencyKeyReused(key)
         return first_order_id
@@ -178,7 +179,7 @@ class OrderStore:
         return (await self.get_products([sku]))[0]
 
     async def all_products(self) -> list[Product]:
-        skus = sorted(s.decode() for s in await self._redis.smembers(PRODUCTS_SET))
+        skus = sorted(cast(bytes, s).decode() for s in await self._redis.smembers(PRODUCTS_SET))
         return [p for p in await self.get_products(skus) if p is not None]
 
     async def get_products(self, skus: list[str]) -> list[Product | None]:

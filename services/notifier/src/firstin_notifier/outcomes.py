@@ -87,7 +87,7 @@ class OutcomeSubscription:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
             finally:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
                 await client.aclose()
 
     async def _deliver(self, channel: bytes, data: bytes) -> None:

@@ -2,6 +2,7 @@
 records (the source of truth), so an outcome decided while the buyer had no socket is not lost."""
 
 from collections import defaultdict
+from typing import cast
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -10,7 +11,7 @@ from firstin_contracts import BuyerSession, OrderRecord, ProductKeys, SessionKey
 
 
 class RecentOrders:
-    def __init__(self, redis: "Redis[bytes]", *, limit: int):
+    def __init__(self, redis: Redis, *, limit: int):
         self._redis = redis
         self._limit = limit
 
@@ -19,7 +20,7 @@ class RecentOrders:
         if self._limit == 0:
             return []
         index = SessionKeys(session.session_id).recent_orders
-        ids = [i.decode() for i in await self._redis.zrange(index, -self._limit, -1)]
+        ids = [cast(bytes, i).decode() for i in await self._redis.zrange(index, -self._limit, -1)]
         by_sku: dict[str, list[str]] = defaultdict(list)
         for order_id in ids:
             if sku := sku_of_order_id(order_id):

@@ -31,7 +31,7 @@ return 0
 
 
 class Lease:
-    def __init__(self, redis: "Redis[bytes]", *, ttl_seconds: float, holder: str | None = None):
+    def __init__(self, redis: Redis, *, ttl_seconds: float, holder: str | None = None):
         self._redis = redis
         self._ttl_ms = int(ttl_seconds * 1000)
         self.holder = holder or uuid.uuid4().hex

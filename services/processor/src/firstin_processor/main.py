@@ -35,7 +35,9 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
         # the decide script: a call whose reply was lost has already decided its batch, a retry takes the next.
         retry_on_error=[ConnectionError, TimeoutError],
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
-        logger=None,
+        # FastStream logs each wake-up it handles: at DEBUG, or a sale would flood the log.
+        logger=log,
+        log_level=logging.DEBUG,
     )
     state: dict[str, DecisionWorker] = {}
     leases: list[Lease] = []

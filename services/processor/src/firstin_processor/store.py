@@ -3,7 +3,7 @@
 import json
 from dataclasses import dataclass, field
 from importlib.resources import files
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 
@@ -50,7 +50,7 @@ class BatchSummary:
 
 
 class DecisionStore:
-    def __init__(self, redis: "Redis[bytes]", *, batch_size: int, max_message_bytes: int, dead_letters_kept: int):
+    def __init__(self, redis: Redis, *, batch_size: int, max_message_bytes: int, dead_letters_kept: int):
         self._redis = redis
         self._decide = redis.register_script(DECIDE_SCRIPT)
         self._batch_size = batch_size
@@ -67,7 +67,7 @@ class DecisionStore:
 
     async def lines_with_work(self) -> dict[str, int]:
         """Queue length of every known product whose line is not empty."""
-        skus = sorted(s.decode() for s in await self._redis.smembers(PRODUCTS_SET))
+        skus = sorted(cast(bytes, s).decode() for s in await self._redis.smembers(PRODUCTS_SET))
         if not skus:
             return {}
         async with self._redis.pipeline(transaction=False) as pipe:
