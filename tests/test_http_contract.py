@@ -133,3 +133,22 @@ async def test_admin_overview_needs_the_token_and_lists_products(firstin: Firsti
         assert await anext(lines) == "event: overview"
         data = (await anext(lines)).removeprefix("data: ")
     assert sku in {p["sku"] for p in json.loads(data)}
+
+
+async def test_the_sold_out_fast_path_answers_like_the_full_path(firstin: FirstinClient) -> None:
+    sku = unique_sku("fastdoor")
+    await firstin.create_product(sku, stock=1)
+    email = unique_email()
+    first = await firstin.place_order(email, sku, idempotency_key="only-once")
+    await firstin.wait_until_decided([first.json()["order_id"]])
+
+    assert (await firstin.place_order(unique_email(), sku)).status_code == 409
+    invalid = await firstin.http.post("/orders", json={"email": "nope", "sku": sku})
+    assert invalid.status_code == 422, "validation still comes first"
+    replay = await firstin.place_order(email, sku, idempotency_key="only-once")
+    assert (replay.status_code, replay.json()["order_id"]) == (202, first.json()["order_id"])
+    assert (await firstin.place_order(unique_email(), unique_sku("nope"))).status_code == 404
+
+    await firstin.create_product(sku, stock=1)  # restocked: the door reopens within the cache's 0.1 s
+    await asyncio.sleep(0.2)
+    assert (await firstin.place_order(unique_email(), sku)).status_code == 202

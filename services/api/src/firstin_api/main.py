@@ -14,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from firstin_api import admin, metrics
+from firstin_api.fastdoor import DoorCache, SoldOutFastPath
 from firstin_api.limits import BodySizeLimit
 from firstin_api.routes import router
 from firstin_api.settings import ApiSettings, get_settings
@@ -50,6 +51,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             recent_orders_kept=settings.recent_orders_kept,
             rate_limits=RateLimits(per_ip=settings.rate_limit_per_ip, per_email=settings.rate_limit_per_email),
         )
+        app.state.door_cache = DoorCache(app.state.store.door_closed, ttl=settings.door_cache_seconds)
         log.info("api started")
         try:
             yield
@@ -100,5 +102,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.mount("/metrics", metrics.metrics_app())
+    app.add_middleware(SoldOutFastPath, door=lambda: getattr(app.state, "door_cache", None))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -33,6 +33,8 @@ class ApiSettings(BaseSettings):
     # Per IP is generous: many buyers can share one address (carrier NAT, offices).
     rate_limit_per_ip: int = Field(default=600, ge=0)
     rate_limit_per_email: int = Field(default=20, ge=0)
+    # How stale the sold-out fast path may be: a door that reopens (restock, rejections) is seen this late.
+    door_cache_seconds: float = Field(default=0.1, ge=0)
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -111,6 +111,16 @@ class OrderStore:
             case b"sold_out":
                 raise SoldOut(sku)
 
+    async def door_closed(self, sku: str) -> bool:
+        """Whether the product's door is closed (sold out, or its line covers the stock): door.lua's rule,
+        read without counting against any rate limit. An unknown product is not closed (it is a 404)."""
+        stock_left, sold_out, pending = await self._redis.hmget(
+            ProductKeys(sku).product, ["stock_left", "sold_out", "pending_qty"]
+        )
+        if stock_left is None:
+            return False
+        return sold_out == b"1" or int(pending or 0) >= int(stock_left)
+
     async def place_order(
         self, *, sku: str, email: str, quantity: int, session_id: str, client_ip: str, idempotency_key: str | None
     ) -> PlacedOrder:
