@@ -24,7 +24,7 @@ run: $(VENV)/.synced
 	$(PY) -m firstin_stack.run
 
 test: $(VENV)/.synced
-	$(VENV)/bin/ruff check libs services tests
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -16,8 +16,10 @@ DEFAULT_SKU = "default"
 
 # Pub/sub channel on which the processor publishes every batch of decisions (OrdersDecided).
 OUTCOMES_CHANNEL = "firstin:outcomes"
-# Pub/sub channel of OrderQueued messages: every order that joins a line (wakes the processor).
+# Pub/sub channel of OrderQueued messages: every order that joins a line (for the buyer's sockets).
 QUEUED_CHANNEL = "firstin:queued"
+# Pub/sub channel of ProductQueued messages: an order joined an empty line (wakes an idle processor).
+WAKE_CHANNEL = "firstin:wake"
 # Pub/sub channel of ProgressUpdated messages (throttled per product by the processor).
 PROGRESS_CHANNEL = "firstin:progress"
 # Set of every sku ever configured, so a starting processor can find lines left from before.

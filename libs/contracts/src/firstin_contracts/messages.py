@@ -44,9 +44,17 @@ class PlaceOrder(_Message):
     quantity: Quantity
 
 
+class ProductQueued(_Message):
+    """Published by enqueue.lua when an order joins an empty line: an idle processor wakes at once instead of
+    at its next poll (a busy one is draining the line anyway)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    sku: Sku
+
+
 class OrderQueued(_Message):
-    """Published (by enqueue.lua, in the api's enqueue transaction) when an order joins a line: it wakes an
-    idle processor at once instead of at its next poll, and tells the buyer session's sockets "#k in line"."""
+    """Published by enqueue.lua (in the api's enqueue transaction) when an order joins a line: it tells the
+    buyer session's sockets "#k in line" as soon as it is true."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     order_id: str

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from faststream.redis import RedisBroker
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -34,16 +35,26 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         broker = RedisBroker(
             settings.redis_url,
             message_format=JsonEnvelopeFormat,
-            socket_timeout=settings.redis_timeout_seconds,
             socket_connect_timeout=settings.redis_timeout_seconds,
-            # After a Redis restart every pooled connection is dead: retry a failed call on a fresh one. Safe
-            # for the enqueue transaction too: its script is idempotent per order id (see enqueue.lua).
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
             logger=log,
             log_level=logging.DEBUG,
         )
-        redis = await broker.connect()
+        await broker.connect()
+        # The store's own client, which FastStream also publishes through (pipeline=): a *blocking* pool, so a
+        # burst beyond max_connections waits its turn instead of failing with MaxConnectionsError (a 503).
+        redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                settings.redis_url,
+                max_connections=settings.redis_max_connections,
+                timeout=settings.redis_timeout_seconds,
+                socket_timeout=settings.redis_timeout_seconds,
+                socket_connect_timeout=settings.redis_timeout_seconds,
+                # After a Redis restart every pooled connection is dead: retry a failed call on a fresh one.
+                # Safe for the enqueue transaction too: its script is idempotent per order id (enqueue.lua).
+                retry_on_error=[RedisConnectionError, RedisTimeoutError],
+                retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
+            )
+        )
         app.state.store = OrderStore(
             broker,
             redis,
@@ -57,6 +68,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             yield
         finally:
             await broker.stop()
+            await redis.aclose()
             log.info("api stopped")
 
     app = FastAPI(

@@ -36,6 +36,8 @@ class ApiSettings(BaseSettings):
     # How stale the sold-out fast path may be: a door that reopens (restock, rejections) is seen this late.
     door_cache_seconds: float = Field(default=0.1, ge=0)
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
+    # Redis connections per api worker; requests beyond wait (up to the timeout) for one to free up.
+    redis_max_connections: int = Field(default=64, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

@@ -13,7 +13,9 @@ from redis.asyncio import Redis
 from firstin_contracts import (
     PRODUCTS_SET,
     QUEUED_CHANNEL,
+    WAKE_CHANNEL,
     OrderRecord,
+    OrderStatus,
     PlaceOrder,
     ProductKeys,
     SessionKeys,
@@ -143,18 +145,30 @@ class OrderStore:
         # is sent with EVAL, not EVALSHA: a NOSCRIPT error inside MULTI would not stop the RPUSH after it.
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.eval(
-                ENQUEUE_SCRIPT, 2, keys.product, keys.orders, order_id, sku, email, quantity, session_id, QUEUED_CHANNEL
+                ENQUEUE_SCRIPT,
+                3,
+                *(keys.product, keys.orders, keys.queue),
+                *(order_id, sku, email, quantity, session_id, QUEUED_CHANNEL, WAKE_CHANNEL),
             )
             await self._broker.publish(message, list=keys.queue, pipeline=pipe)
             pipe.zadd(session.recent_orders, {order_id: now_ms})
             pipe.zremrangebyrank(session.recent_orders, 0, -self._recent_orders_kept - 1)
             pipe.expire(session.recent_orders, self._idempotency_ttl)
-            position = int((await pipe.execute())[0])
+            position, created_at, stored_session = (await pipe.execute())[0]
         if position == 0:
             raise UnknownProduct(sku)
-        record = await self.get_order(order_id)
-        if record is None:  # only if the product was wiped between the two calls
-            raise UnknownProduct(sku)
+        # Built from what we sent and what the script returned: no third round trip to re-read it. (A record
+        # that already existed, an idempotent retry, is the same order with the same fields.)
+        record = OrderRecord(
+            order_id=order_id,
+            sku=sku,
+            email=email,
+            session_id=stored_session.decode(),
+            quantity=quantity,
+            position=int(position),
+            status=OrderStatus.PENDING,
+            created_at=int(created_at),
+        )
         return PlacedOrder(record)
 
     async def _claim_idempotency_key(

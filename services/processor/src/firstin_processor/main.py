@@ -16,7 +16,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 
-from firstin_contracts import PROGRESS_CHANNEL, QUEUED_CHANNEL, OrderQueued, ProgressUpdated
+from firstin_contracts import PROGRESS_CHANNEL, WAKE_CHANNEL, ProductQueued, ProgressUpdated
 from firstin_processor.lease import Lease
 from firstin_processor.settings import ProcessorSettings, get_settings
 from firstin_processor.store import DecisionStore
@@ -42,8 +42,8 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
     state: dict[str, DecisionWorker] = {}
     leases: list[Lease] = []
 
-    @broker.subscriber(channel=QUEUED_CHANNEL)
-    async def on_order_queued(message: OrderQueued) -> None:
+    @broker.subscriber(channel=WAKE_CHANNEL)
+    async def on_product_queued(message: ProductQueued) -> None:
         if worker := state.get("worker"):
             worker.kick(message.sku)
 

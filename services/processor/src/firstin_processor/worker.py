@@ -1,7 +1,7 @@
 """The decision loop: drains each product's line through the decide script, one batch at a time.
 
 Correctness lives in the script (pop and decide are one atomic step); this loop only decides *when* to call
-it: at once when an order is queued (OrderQueued), and on a poll in case a ring was lost.
+it: at once when an order joins an empty line (ProductQueued), and on a poll in case a ring was lost.
 """
 
 import asyncio

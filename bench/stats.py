@@ -1,0 +1,287 @@
+"""Figures from raw samples: percentiles, per-interval series, the PNG plot and the JSON file."""
+
+import json
+import math
+import os
+import platform
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def percentiles(values: Sequence[float], scale: float = 1000.0) -> dict[str, float | int | None]:
+    """count, p50/p95/p99/max (and mean) of `values`, multiplied by `scale` (seconds -> ms by default)."""
+    if not values:
+        return {"count": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        # nearest-rank percentile
+        return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] * scale
+
+    return {
+        "count": len(ordered),
+        "p50": round(pick(50), 3),
+        "p95": round(pick(95), 3),
+        "p99": round(pick(99), 3),
+        "max": round(ordered[-1] * scale, 3),
+        "mean": round(sum(ordered) / len(ordered) * scale, 3),
+    }
+
+
+def rate(count: int, seconds: float) -> float | None:
+    return round(count / seconds, 1) if seconds > 0 else None
+
+
+def bin_series(
+    times: Iterable[float], t0: float, width: float, values: Iterable[float] | None = None
+) -> dict[int, list[float]]:
+    """Group samples (or just times) by interval index since t0."""
+    out: dict[int, list[float]] = {}
+    vals = values if values is not None else (0.0 for _ in iter(int, 1))
+    for t, v in zip(times, vals, strict=False):
+        out.setdefault(int((t - t0) // width), []).append(v)
+    return out
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def git_info(repo: Path) -> dict[str, Any]:
+    """The commit measured and whether the work tree differed from it (read-only git calls)."""
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10, check=False
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    changed = [line[3:] for line in git("status", "--porcelain").splitlines() if line]
+    return {"commit": git("rev-parse", "HEAD"), "dirty_files": changed}
+
+
+def write_json(name: str, data: dict[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2, default=str))
+    return path
+
+
+def plot_load(name: str, title: str, series: dict[str, Any]) -> Path | None:
+    """Throughput and latency over the run (and the line in Redis when it was sampled)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    has_queue = bool(series.get("redis_t"))
+    fig, axes = plt.subplots(3 if has_queue else 2, 1, figsize=(11, 10 if has_queue else 7), sharex=True)
+    ax = axes[0]
+    t = series["t"]
+    ax.plot(t, series["responses_per_s"], label="HTTP responses/s", color="tab:blue")
+    ax.plot(t, series["accepted_202_per_s"], label="202/s", color="tab:green")
+    if any(series["rejected_409_per_s"]):
+        ax.plot(t, series["rejected_409_per_s"], label="409/s", color="tab:orange")
+    ax.plot(t, series["outcomes_per_s"], label="outcomes received/s (sockets)", color="tab:red")
+    if has_queue:
+        ax.plot(series["decisions_t"], series["decisions_per_s"], label="decisions/s (Redis)", color="tab:purple", lw=1)
+    ax.set_ylabel("per second")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax = axes[1]
+    for key, label, style in (
+        ("http_p50_ms", "HTTP p50", "tab:blue"),
+        ("http_p99_ms", "HTTP p99", "tab:cyan"),
+        ("e2e_p99_ms", "202 read -> outcome p99", "tab:pink"),
+        ("e2e_enq_p50_ms", "queued (Redis) -> outcome p50", "tab:red"),
+        ("e2e_enq_p99_ms", "queued (Redis) -> outcome p99", "tab:orange"),
+        ("e2e_req_p50_ms", "request sent -> outcome p50", "tab:olive"),
+        ("e2e_req_p99_ms", "request sent -> outcome p99", "tab:green"),
+    ):
+        # on a log axis, 0 ms (outcome before the 202 was read) is drawn at 0.1 ms
+        pts = [(x, max(0.1, y)) for x, y in zip(t, series.get(key, []), strict=False) if y is not None]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label, color=style)
+    ax.set_ylabel("latency (ms)")
+    ax.set_yscale("log")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    if has_queue:
+        ax = axes[2]
+        ax.plot(series["redis_t"], series["queue_length"], label="orders waiting in line (LLEN)", color="tab:brown")
+        ax.set_ylabel("orders")
+        ax.legend(loc="upper right", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("seconds since the first order")
+    fig.tight_layout()
+    path = RESULTS_DIR / f"{name}.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_simple(name: str, title: str, x: list[float], ys: dict[str, list[float]], xlabel: str, ylabel: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for label, y in ys.items():
+        ax.plot(x, y, label=label)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = RESULTS_DIR / f"{name}.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _tree_cpu_seconds(root: int) -> float | None:
+    """CPU seconds of `root` and every live descendant (and of the children they have reaped); None if gone."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        # utime, stime, cutime, cstime are fields 14-17 of stat, so 11-14 after the ")"
+        times[pid] = sum(int(x) for x in fields[11:15]) / ticks
+    if root not in times:
+        return None
+    total, stack = 0.0, [root]
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    while stack:
+        pid = stack.pop()
+        total += times.get(pid, 0.0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def _machine_busy_seconds() -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / ticks
+
+
+class CpuMeter:
+    """How busy the machine was during a run, and how much of that was not this benchmark (other processes
+    on a shared machine make every figure worse: the JSON says how much there was)."""
+
+    def __init__(self, named: dict[str, int] | None = None) -> None:
+        # name -> pid: the CPU of each (with its descendants) is reported too, in % of one core
+        self.named = dict(named or {})
+        self.named0: dict[str, float] = {}
+        self.started = 0.0
+        self.busy0 = 0.0
+        self.ours0 = 0.0
+        self.loadavg = ""
+
+    def start(self) -> "CpuMeter":
+        import time
+
+        self.loadavg = Path("/proc/loadavg").read_text().strip()
+        self.started = time.monotonic()
+        self.busy0 = _machine_busy_seconds()
+        self.ours0 = _tree_cpu_seconds(os.getpid()) or 0.0
+        self.named0 = {name: _tree_cpu_seconds(pid) or 0.0 for name, pid in self.named.items()}
+        return self
+
+    def stop(self) -> dict[str, Any]:
+        import time
+
+        elapsed = time.monotonic() - self.started
+        busy = _machine_busy_seconds() - self.busy0
+        ours = (_tree_cpu_seconds(os.getpid()) or 0.0) - self.ours0
+        cores = os.cpu_count() or 1
+        per_process: dict[str, float | None] = {}
+        for name, pid in self.named.items():
+            now = _tree_cpu_seconds(pid)  # None: exited before the end (its time is in its parent's)
+            used = (now - self.named0[name]) if now is not None else None
+            per_process[name] = round(100 * used / elapsed, 1) if used is not None and elapsed else None
+        return {
+            "by_process_pct_of_one_core": per_process,
+            "seconds": round(elapsed, 2),
+            "loadavg_at_start": self.loadavg,
+            "machine_busy_pct": round(100 * busy / (elapsed * cores), 1) if elapsed else None,
+            "benchmark_and_services_pct": round(100 * ours / (elapsed * cores), 1) if elapsed else None,
+            "other_processes_pct": round(100 * max(0.0, busy - ours) / (elapsed * cores), 1) if elapsed else None,
+        }
+
+
+def wait_for_quiet(max_wait: float, busy_below: float = 15.0, log: Any = print) -> dict[str, Any]:
+    """On a shared machine: wait (at most max_wait s) until other processes use < busy_below % of the CPU."""
+    import time
+
+    started = time.monotonic()
+    busy = None
+    while True:
+        meter = CpuMeter().start()
+        time.sleep(2.0)
+        busy = meter.stop()["machine_busy_pct"]
+        waited = time.monotonic() - started
+        if busy is not None and busy < busy_below:
+            break
+        if waited >= max_wait:
+            log(f"machine still {busy}% busy after {waited:.0f} s of waiting: running anyway")
+            break
+        log(f"machine {busy}% busy (others): waiting for it to quiet down…")
+    return {"waited_s": round(time.monotonic() - started, 1), "busy_pct_before": busy}
+
+
+def code_info() -> dict[str, Any]:
+    """Which firstin is measured: the checkout the services are imported (and started) from."""
+    import firstin_api
+
+    package = Path(firstin_api.__file__).resolve().parent
+    # the workspace root: services/api/src/firstin_api -> four levels up, when laid out as in this repo
+    root = next((p for p in package.parents if (p / "pyproject.toml").exists() and (p / "services").exists()), package)
+    info: dict[str, Any] = {"path": str(root), "firstin_api": str(package)}
+    if (root / ".git").exists():
+        info.update(git_info(root))
+    else:
+        info["git"] = "not a git checkout"
+    return info
