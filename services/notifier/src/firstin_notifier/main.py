@@ -77,10 +77,11 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
         seen[update.order_id] = (update.status, update.sku)
         await sio.emit(ORDER_EVENT, update.model_dump(mode="json"), to=sid)
         metrics.EVENTS_EMITTED.labels(kind).inc()
-        waiting = any(status == OrderStatus.PENDING and sku == update.sku for status, sku in seen.values())
-        if waiting:
+        if update.status == OrderStatus.PENDING:
             await sio.enter_room(sid, line_room(update.sku))
-        else:
+        elif previous == OrderStatus.PENDING and not any(
+            status == OrderStatus.PENDING and sku == update.sku for status, sku in seen.values()
+        ):
             await sio.leave_room(sid, line_room(update.sku))
 
     @sio.event
