@@ -79,13 +79,16 @@ class RedisServer:
         try:
             while True:
                 try:
-                    if client.ping():
+                    # Ours, not another server that holds the port (free_port() can race with other processes).
+                    if client.info("server")["process_id"] == self.process.pid:
                         return self
                 except redis.ConnectionError:
-                    if self.process.poll() is not None or time.monotonic() > deadline:
-                        log = (self.dir / "redis.log").read_text(errors="replace")[-2000:]
-                        raise RuntimeError(f"redis-server did not start on port {self.port}:\n{log}") from None
-                    time.sleep(0.05)
+                    pass
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.kill()
+                    log = (self.dir / "redis.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"redis-server did not start on port {self.port}:\n{log}")
+                time.sleep(0.05)
         finally:
             client.close()
 
