@@ -140,6 +140,7 @@ class Stack:
         self.api = ServiceProcess("api", "firstin_api", config.api_port, env, config.log_dir)
         self.processor = ServiceProcess("processor", "firstin_processor", config.processor_port, env, config.log_dir)
         self.notifier = ServiceProcess("notifier", "firstin_notifier", config.notifier_port, env, config.log_dir)
+        self.replicas: list[ServiceProcess] = []  # added by add_processor / add_notifier; stopped with the stack
 
     @property
     def services(self) -> list[ServiceProcess]:
@@ -165,7 +166,7 @@ class Stack:
         return self
 
     def stop(self) -> None:
-        for service in self.services:
+        for service in [*self.replicas, *self.services]:
             service.stop()
 
     def add_processor(self, name: str = "processor-2") -> ServiceProcess:
@@ -178,7 +179,8 @@ class Stack:
 
     def _add_replica(self, name: str, module: str, port_variable: str) -> ServiceProcess:
         env = {**self.config.env(), port_variable: str(port := free_port())}
-        return ServiceProcess(name, module, port, env, self.config.log_dir).start()
+        self.replicas.append(ServiceProcess(name, module, port, env, self.config.log_dir).start())
+        return self.replicas[-1]
 
     def __enter__(self) -> "Stack":
         return self.start()
