@@ -45,7 +45,7 @@ def main() -> None:
     # sockets, bench/notifier_scale.py): move what exists at start out of the collector's reach and collect the
     # young generation far less often.
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(100_000, 50, 1000)
     NotifierServer(config, app.engineio_server).run()
 
 
