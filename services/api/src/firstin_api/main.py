@@ -15,8 +15,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from firstin_api import admin, metrics
-from firstin_api.fastdoor import DoorCache, SoldOutFastPath
+from firstin_api.fastpath import DoorCache, OrderFastPath, OrderingContext
 from firstin_api.limits import BodySizeLimit
+from firstin_api.ordering import REDIS_UNAVAILABLE
 from firstin_api.routes import router
 from firstin_api.settings import ApiSettings, get_settings
 from firstin_api.static_files import STATIC_DIR
@@ -24,7 +25,6 @@ from firstin_api.store import OrderStore, RateLimits
 from firstin_api.wire import JsonEnvelopeFormat
 
 log = logging.getLogger("firstin.api")
-REDIS_RETRY_AFTER_SECONDS = 1
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
@@ -62,7 +62,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             recent_orders_kept=settings.recent_orders_kept,
             rate_limits=RateLimits(per_ip=settings.rate_limit_per_ip, per_email=settings.rate_limit_per_email),
         )
-        app.state.door_cache = DoorCache(app.state.store.door_closed, ttl=settings.door_cache_seconds)
+        app.state.ordering = OrderingContext(
+            app.state.store, settings, DoorCache(app.state.store.door_closed, ttl=settings.door_cache_seconds)
+        )
         log.info("api started")
         try:
             yield
@@ -86,9 +88,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         metrics.REDIS_ERRORS.inc()
         log.warning("redis unavailable", extra={"path": request.url.path, "error": repr(exc)})
         return JSONResponse(
-            {"detail": "order store unavailable, retry shortly"},
-            status_code=503,
-            headers={"Retry-After": str(REDIS_RETRY_AFTER_SECONDS)},
+            REDIS_UNAVAILABLE.body, status_code=REDIS_UNAVAILABLE.status, headers=REDIS_UNAVAILABLE.headers
         )
 
     @app.get("/livez", include_in_schema=False)
@@ -114,6 +114,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.mount("/metrics", metrics.metrics_app())
-    app.add_middleware(SoldOutFastPath, door=lambda: getattr(app.state, "door_cache", None))
+    app.add_middleware(OrderFastPath, context=lambda: getattr(app.state, "ordering", None))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -1,15 +1,14 @@
 """HTTP routes: decode the request, call the store, shape the answer."""
 
 import logging
-import time
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
-from firstin_api import metrics
 from firstin_api.admin import product_public
 from firstin_api.deps import Settings, Store
+from firstin_api.ordering import Answer, place, rate_limited
 from firstin_api.schemas import (
     BuyCreate,
     DoorRejectionPublic,
@@ -22,15 +21,10 @@ from firstin_api.schemas import (
     SessionPublic,
     SkuPath,
 )
-from firstin_api.settings import ApiSettings
-from firstin_api.store import IdempotencyKeyReused, RateLimited, SoldOut, UnknownProduct
+from firstin_api.store import RateLimited
 from firstin_contracts import (
     DEFAULT_SKU,
-    InvalidToken,
-    RejectReason,
     issue_buyer_token,
-    new_session_id,
-    verify_buyer_token,
 )
 
 log = logging.getLogger("firstin.api")
@@ -52,28 +46,12 @@ _ORDER_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-def _session_of(authorization: str | None, email: str, settings: ApiSettings) -> str:
-    """The caller's session if it presents a valid token for this email, else a new one."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() == "bearer" and token:
-        try:
-            session = verify_buyer_token(token, secret=settings.token_secret)
-        except InvalidToken:
-            return new_session_id()
-        if session.email == email:
-            return session.session_id
-    return new_session_id()
-
-
 def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _rate_limited(exc: RateLimited) -> HTTPException:
-    metrics.ORDERS_REJECTED_AT_DOOR.labels("rate_limited").inc()
-    return HTTPException(
-        status.HTTP_429_TOO_MANY_REQUESTS, "too many requests", headers={"Retry-After": str(exc.retry_after)}
-    )
+def _send(answer: Answer) -> JSONResponse:
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
 
 async def _place(
@@ -83,59 +61,16 @@ async def _place(
     request: Request,
     store: Store,
     settings: Settings,
-    response: Response,
-) -> OrderAcceptedPublic | JSONResponse:
-    started = time.perf_counter()
-    metrics.ORDERS_RECEIVED.labels(order.sku).inc()
-    try:
-        placed = await store.place_order(
-            sku=order.sku,
-            email=order.email,
-            quantity=order.quantity,
-            session_id=_session_of(authorization, order.email, settings),
-            client_ip=_client_ip(request),
-            idempotency_key=idempotency_key,
-        )
-    except RateLimited as exc:
-        raise _rate_limited(exc) from None
-    except UnknownProduct:
-        metrics.ORDERS_REJECTED_AT_DOOR.labels("unknown_sku").inc()
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown sku {order.sku!r}") from None
-    except SoldOut:
-        metrics.ORDERS_REJECTED_AT_DOOR.labels(RejectReason.SOLD_OUT).inc()
-        return JSONResponse(DoorRejectionPublic(reason=RejectReason.SOLD_OUT).model_dump(), status_code=409)
-    except IdempotencyKeyReused:
-        metrics.ORDERS_REJECTED_AT_DOOR.labels("idempotency_key_reused").inc()
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [
-                {
-                    "loc": ["header", "Idempotency-Key"],
-                    "msg": "key already used with a different body",
-                    "type": "idempotency_key_reused",
-                }
-            ],
-        ) from None
-    record = placed.record
-    if not placed.replayed:
-        metrics.ORDERS_QUEUED.labels(order.sku).inc()
-        log.info("order queued", extra={"order_id": record.order_id, "sku": record.sku, "position": record.position})
-    metrics.PLACE_ORDER_DURATION.observe(time.perf_counter() - started)
-    response.status_code = status.HTTP_202_ACCEPTED
-    response.headers["Location"] = f"/orders/{record.order_id}"
-    return OrderAcceptedPublic(
-        order_id=record.order_id,
-        status=record.status,
-        sku=record.sku,
-        quantity=record.quantity,
-        position=record.position,
-        token=issue_buyer_token(
-            record.email,
-            session_id=record.session_id,
-            secret=settings.token_secret,
-            ttl_seconds=settings.token_ttl_seconds,
-        ),
+) -> JSONResponse:
+    answer = await place(
+        order,
+        store=store,
+        settings=settings,
+        idempotency_key=idempotency_key,
+        authorization=authorization,
+        client_ip=_client_ip(request),
     )
+    return _send(answer)
 
 
 @router.post("/orders", status_code=202, response_model=OrderAcceptedPublic, responses=_ORDER_RESPONSES)
@@ -144,12 +79,11 @@ async def place_order(
     request: Request,
     store: Store,
     settings: Settings,
-    response: Response,
     idempotency_key: IdempotencyKey = None,
     authorization: BuyerToken = None,
-) -> OrderAcceptedPublic | JSONResponse:
+) -> JSONResponse:
     """Queue an order for a decision, or refuse it at once when the product is sold out."""
-    return await _place(order, idempotency_key, authorization, request, store, settings, response)
+    return await _place(order, idempotency_key, authorization, request, store, settings)
 
 
 @router.post("/buy", status_code=202, response_model=OrderAcceptedPublic, responses=_ORDER_RESPONSES)
@@ -158,13 +92,12 @@ async def buy(
     request: Request,
     store: Store,
     settings: Settings,
-    response: Response,
     idempotency_key: IdempotencyKey = None,
     authorization: BuyerToken = None,
-) -> OrderAcceptedPublic | JSONResponse:
+) -> JSONResponse:
     """The tutorial's endpoint: one item of the default product."""
     order = OrderCreate(email=body.email, sku=DEFAULT_SKU, quantity=1)
-    return await _place(order, idempotency_key, authorization, request, store, settings, response)
+    return await _place(order, idempotency_key, authorization, request, store, settings)
 
 
 @router.post(
@@ -182,7 +115,8 @@ async def open_session(body: SessionCreate, request: Request, store: Store, sett
     try:
         await store.pass_door(client_ip=_client_ip(request), email=body.email, sku=None)
     except RateLimited as exc:
-        raise _rate_limited(exc) from None
+        limited = rate_limited(exc)
+        raise HTTPException(limited.status, limited.body["detail"], headers=limited.headers) from None
     token = issue_buyer_token(body.email, secret=settings.token_secret, ttl_seconds=settings.token_ttl_seconds)
     return SessionPublic(token=token, expires_in=settings.token_ttl_seconds)
 

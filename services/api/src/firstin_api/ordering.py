@@ -1,0 +1,106 @@
+"""Placing an order, independent of the web framework: both the FastAPI route and the lean ASGI path
+(fastpath.py) call `place` and send the answer it returns, so they cannot answer differently."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from firstin_api import metrics
+from firstin_api.schemas import DoorRejectionPublic, OrderAcceptedPublic, OrderCreate
+from firstin_api.settings import ApiSettings
+from firstin_api.store import IdempotencyKeyReused, OrderStore, RateLimited, SoldOut, UnknownProduct
+from firstin_contracts import InvalidToken, RejectReason, issue_buyer_token, new_session_id, verify_buyer_token
+
+log = logging.getLogger("firstin.api")
+
+REDIS_RETRY_AFTER_SECONDS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+SOLD_OUT = Answer(409, DoorRejectionPublic(reason=RejectReason.SOLD_OUT).model_dump())
+REDIS_UNAVAILABLE = Answer(
+    503, {"detail": "order store unavailable, retry shortly"}, {"Retry-After": str(REDIS_RETRY_AFTER_SECONDS)}
+)
+
+
+def session_of(authorization: str | None, email: str, settings: ApiSettings) -> str:
+    """The caller's session if it presents a valid token for this email, else a new one."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        try:
+            session = verify_buyer_token(token, secret=settings.token_secret)
+        except InvalidToken:
+            return new_session_id()
+        if session.email == email:
+            return session.session_id
+    return new_session_id()
+
+
+def rate_limited(exc: RateLimited) -> Answer:
+    metrics.ORDERS_REJECTED_AT_DOOR.labels("rate_limited").inc()
+    return Answer(429, {"detail": "too many requests"}, {"Retry-After": str(exc.retry_after)})
+
+
+async def place(
+    order: OrderCreate,
+    *,
+    store: OrderStore,
+    settings: ApiSettings,
+    idempotency_key: str | None,
+    authorization: str | None,
+    client_ip: str,
+) -> Answer:
+    """Queue the order, or say why not. Redis errors propagate: the caller answers 503."""
+    started = time.perf_counter()
+    metrics.ORDERS_RECEIVED.labels(order.sku).inc()
+    try:
+        placed = await store.place_order(
+            sku=order.sku,
+            email=order.email,
+            quantity=order.quantity,
+            session_id=session_of(authorization, order.email, settings),
+            client_ip=client_ip,
+            idempotency_key=idempotency_key,
+        )
+    except RateLimited as exc:
+        return rate_limited(exc)
+    except UnknownProduct:
+        metrics.ORDERS_REJECTED_AT_DOOR.labels("unknown_sku").inc()
+        return Answer(404, {"detail": f"unknown sku {order.sku!r}"})
+    except SoldOut:
+        metrics.ORDERS_REJECTED_AT_DOOR.labels(RejectReason.SOLD_OUT).inc()
+        return SOLD_OUT
+    except IdempotencyKeyReused:
+        metrics.ORDERS_REJECTED_AT_DOOR.labels("idempotency_key_reused").inc()
+        error = {
+            "loc": ["header", "Idempotency-Key"],
+            "msg": "key already used with a different body",
+            "type": "idempotency_key_reused",
+        }
+        return Answer(422, {"detail": [error]})
+    record = placed.record
+    if not placed.replayed:
+        metrics.ORDERS_QUEUED.labels(order.sku).inc()
+        log.info("order queued", extra={"order_id": record.order_id, "sku": record.sku, "position": record.position})
+    metrics.PLACE_ORDER_DURATION.observe(time.perf_counter() - started)
+    accepted = OrderAcceptedPublic(
+        order_id=record.order_id,
+        status=record.status,
+        sku=record.sku,
+        quantity=record.quantity,
+        position=record.position,
+        token=issue_buyer_token(
+            record.email,
+            session_id=record.session_id,
+            secret=settings.token_secret,
+            ttl_seconds=settings.token_ttl_seconds,
+        ),
+    )
+    return Answer(202, accepted.model_dump(mode="json"), {"Location": f"/orders/{record.order_id}"})
