@@ -22,21 +22,11 @@ OVERVIEW_INTERVAL_SECONDS = 0.5
 
 
 def product_public(product: Product) -> ProductPublic:
-    return ProductPublic(
-        sku=product.sku,
-        stock_total=product.stock_total,
-        stock_left=product.stock_left,
-        sold_out=product.sold_out,
-        per_customer_limit=product.per_customer_limit,
-        now_serving=product.now_serving,
-        queue_length=product.queue_length,
-    )
+    return ProductPublic.model_validate(product, from_attributes=True)
 
 
 def _overview(product: Product) -> ProductOverviewPublic:
-    return ProductOverviewPublic(
-        **product_public(product).model_dump(), decided=product.decided, last_position=product.last_position
-    )
+    return ProductOverviewPublic.model_validate(product, from_attributes=True)
 
 
 @router.put(

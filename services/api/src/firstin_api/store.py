@@ -114,14 +114,11 @@ class OrderStore:
                 raise SoldOut(sku)
 
     async def door_closed(self, sku: str) -> bool:
-        """Whether the product's door is closed (sold out, or its line covers the stock): door.lua's rule,
-        read without counting against any rate limit. An unknown product is not closed (it is a 404)."""
-        stock_left, sold_out, pending = await self._redis.hmget(
-            ProductKeys(sku).product, ["stock_left", "sold_out", "pending_qty"]
-        )
-        if stock_left is None:
-            return False
-        return sold_out == b"1" or int(pending or 0) >= int(stock_left)
+        """Whether the product's door is closed (sold out, or its line covers the stock): door.lua itself, with
+        no rate limit to count against. An unknown product is not closed (it is a 404)."""
+        keys = ProductKeys(sku)
+        verdict, _ = await self._door(keys=[keys.product, "", ""], args=[0, 0, RATE_WINDOW_SECONDS, 1])
+        return bool(verdict == b"sold_out")
 
     async def place_order(
         self, *, sku: str, email: str, quantity: int, session_id: str, client_ip: str, idempotency_key: str | None
