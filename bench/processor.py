@@ -1,10 +1,9 @@
 """The processor alone: a line pre-filled with N orders while no processor runs, then one starts; how fast does
 it decide them all?
 
-The orders are written the way the api writes them, with redis-py pipelines: the pending record by the api's
-own enqueue.lua, and the queued message by the api's own FastStream publish (RedisBroker with the api's
-JsonEnvelopeFormat). Left out: the buyer's recent-orders index and the wake-up publish, which the processor
-reads neither of. Only Redis and the processor run (no api, no notifier), so the figure is the processor's.
+The orders are written by the api's own code, past the door: `OrderStore.enqueue` (enqueue.lua for the pending
+records and the FastStream publish of the messages, in one MULTI per chunk). Only Redis and the processor run
+(no api, no notifier), so the figure is the processor's.
 """
 
 import asyncio
@@ -20,39 +19,34 @@ import redis
 
 from bench import stats
 from bench.profiling import Profiler
-from firstin_contracts import PRODUCTS_SET, QUEUED_CHANNEL, WAKE_CHANNEL, PlaceOrder, ProductKeys, order_id_for
+from firstin_contracts import PRODUCTS_SET, ProductKeys, order_id_for
 from firstin_stack import RedisServer, ServiceProcess, StackConfig
 
 
 async def _prefill(redis_url: str, sku: str, orders: int, chunk: int = 2000) -> float:
     from faststream.redis import RedisBroker
+    from redis.asyncio import Redis
 
+    from firstin_api.store import NewOrder, OrderStore, RateLimits
     from firstin_api.wire import JsonEnvelopeFormat
 
-    keys = ProductKeys(sku)
-    enqueue = files("firstin_api").joinpath("enqueue.lua").read_text()
     broker = RedisBroker(redis_url, message_format=JsonEnvelopeFormat, logger=None)
-    client = await broker.connect()
+    await broker.connect()
+    client = Redis.from_url(redis_url)
+    store = OrderStore(
+        broker, client, idempotency_ttl=3600, recent_orders_kept=50, rate_limits=RateLimits(per_ip=0, per_email=0)
+    )
     started = time.perf_counter()
     try:
-        sha = await client.script_load(enqueue)
         for first in range(0, orders, chunk):
-            async with client.pipeline(transaction=False) as pipe:
-                for i in range(first, min(orders, first + chunk)):
-                    order_id = order_id_for(sku)
-                    email = f"pre-{i}@example.com"
-                    pipe.evalsha(
-                        sha,
-                        3,
-                        *(keys.product, keys.orders, keys.queue),
-                        *(order_id, sku, email, 1, f"session-{i}", QUEUED_CHANNEL, WAKE_CHANNEL),
-                    )
-                    message = PlaceOrder(order_id=order_id, sku=sku, email=email, quantity=1)
-                    await broker.publish(message, list=keys.queue, pipeline=pipe)
-                results = await pipe.execute()
-            if any(r[0] == 0 for r in results[::2]):
+            group = [
+                NewOrder(order_id_for(sku), sku, f"pre-{i}@example.com", 1, f"session-{i}", "127.0.0.1")
+                for i in range(first, min(orders, first + chunk))
+            ]
+            if any(isinstance(r, Exception) for r in await store.enqueue(group)):
                 raise RuntimeError("enqueue.lua answered 0: the product does not exist")
     finally:
+        await client.aclose()
         await broker.stop()
     return time.perf_counter() - started
 

@@ -6,7 +6,9 @@
 -- KEYS: 1 product hash, 2 IP counter, 3 email counter
 -- ARGV: 1 per-IP limit (0 = none), 2 per-email limit (0 = none), 3 window seconds, 4 '1' to check the product
 --       (POST /sessions checks the rate limits only)
--- Returns {verdict, retry_after}: verdict 'open', 'unknown', 'sold_out' or 'rate_limited'.
+-- Returns {verdict, number}: 'rate_limited' with the seconds to wait, 'unknown', 'sold_out', or 'open' with the
+-- room left in line (stock left minus the quantity already waiting): the api admits a group of orders while the
+-- room lasts, so a whole group cannot slip past a door that the first few of it close.
 local function over_limit(key, limit, window)
   if limit <= 0 then return false end
   local count = redis.call('INCR', key)
@@ -23,5 +25,6 @@ end
 if ARGV[4] ~= '1' then return {'open', 0} end
 local p = redis.call('HMGET', KEYS[1], 'stock_left', 'sold_out', 'pending_qty')
 if not p[1] then return {'unknown', 0} end
-if p[2] == '1' or tonumber(p[3] or '0') >= tonumber(p[1]) then return {'sold_out', 0} end
-return {'open', 0}
+local room = tonumber(p[1]) - tonumber(p[3] or '0')
+if p[2] == '1' or room <= 0 then return {'sold_out', 0} end
+return {'open', room}

@@ -4,12 +4,13 @@ import hashlib
 import time
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import cast
+from typing import Any, cast
 
 from faststream.redis import RedisBroker
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from firstin_api.group_commit import GroupCommit
 from firstin_contracts import (
     PRODUCTS_SET,
     QUEUED_CHANNEL,
@@ -55,6 +56,18 @@ class RateLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class NewOrder:
+    """An order on its way into line."""
+
+    order_id: str
+    sku: str
+    email: str
+    quantity: int
+    session_id: str
+    client_ip: str
+
+
+@dataclass(frozen=True, slots=True)
 class PlacedOrder:
     record: OrderRecord
     replayed: bool = False
@@ -73,6 +86,18 @@ class Product:
     decided: int
 
 
+def _ip_counter(client_ip: str) -> str:
+    return f"firstin:rate:ip:{client_ip}"
+
+
+def _email_counter(email: str) -> str:
+    return f"firstin:rate:email:{email}"
+
+
+def _triples(flat: list[Any]) -> list[tuple[Any, Any, Any]]:
+    return list(zip(flat[::3], flat[1::3], flat[2::3], strict=True))
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -86,6 +111,7 @@ class OrderStore:
         idempotency_ttl: int,
         recent_orders_kept: int,
         rate_limits: RateLimits,
+        max_group: int = 256,
     ):
         self._broker = broker
         self._redis = redis
@@ -94,6 +120,8 @@ class OrderStore:
         self._rate_limits = rate_limits
         self._idempotency_ttl = idempotency_ttl
         self._recent_orders_kept = recent_orders_kept
+        self._enqueue_sha = hashlib.sha1(ENQUEUE_SCRIPT.encode()).hexdigest()
+        self._orders = GroupCommit(self.queue_orders, max_group=max_group)
 
     async def pass_door(self, *, client_ip: str, email: str, sku: str | None) -> None:
         """Rate limits, then (for an order) whether the product exists and its line still has room.
@@ -102,7 +130,7 @@ class OrderStore:
         """
         keys = ProductKeys(sku or "-")
         verdict, retry_after = await self._door(
-            keys=[keys.product, f"firstin:rate:ip:{client_ip}", f"firstin:rate:email:{email}"],
+            keys=[keys.product, _ip_counter(client_ip), _email_counter(email)],
             args=[self._rate_limits.per_ip, self._rate_limits.per_email, RATE_WINDOW_SECONDS, int(sku is not None)],
         )
         match verdict:
@@ -123,50 +151,103 @@ class OrderStore:
     async def place_order(
         self, *, sku: str, email: str, quantity: int, session_id: str, client_ip: str, idempotency_key: str | None
     ) -> PlacedOrder:
-        keys = ProductKeys(sku)
         order_id = order_id_for(sku)
         if idempotency_key is not None:
-            claimed_id = await self._claim_idempotency_key(keys, idempotency_key, order_id, sku, email, quantity)
+            claimed_id = await self._claim_idempotency_key(
+                ProductKeys(sku), idempotency_key, order_id, sku, email, quantity
+            )
             if claimed_id != order_id:
                 if record := await self.get_order(claimed_id):
                     return PlacedOrder(record, replayed=True)
                 # The first attempt with this key died before queueing: finish it under the same order id.
                 order_id = claimed_id
+        order = NewOrder(order_id, sku, email, quantity, session_id, client_ip)
+        return PlacedOrder(await self._orders.submit(order))
 
-        await self.pass_door(client_ip=client_ip, email=email, sku=sku)
+    async def queue_orders(self, orders: list[NewOrder]) -> list[OrderRecord | Exception]:
+        """Each order's record, or why it was not queued: the door for every order in one round trip, then the
+        admitted ones in one MULTI. A Redis error raises (the whole group answers 503)."""
+        verdicts = await self._door_verdicts(orders)
+        admitted = [order for order, verdict in zip(orders, verdicts, strict=True) if verdict is None]
+        records = iter(await self.enqueue(admitted) if admitted else [])
+        return [next(records) if verdict is None else verdict for verdict in verdicts]
 
-        message = PlaceOrder(order_id=order_id, sku=sku, email=email, quantity=quantity)
-        session = SessionKeys(session_id)
+    async def _door_verdicts(self, orders: list[NewOrder]) -> list[Exception | None]:
+        """None for an order that may join its line. A product's room is shared by the group, in arrival order."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            # Loaded in the same round trip, so the EVALSHAs after it never meet NOSCRIPT (e.g. after a restart).
+            pipe.script_load(DOOR_SCRIPT)
+            for order in orders:
+                pipe.evalsha(
+                    self._door.sha,
+                    3,
+                    *(ProductKeys(order.sku).product, _ip_counter(order.client_ip), _email_counter(order.email)),
+                    *(self._rate_limits.per_ip, self._rate_limits.per_email, RATE_WINDOW_SECONDS, 1),
+                )
+            replies = (await pipe.execute())[1:]
+        room: dict[str, int] = {}
+        verdicts: list[Exception | None] = []
+        for order, (verdict, number) in zip(orders, replies, strict=True):
+            match verdict:
+                case b"rate_limited":
+                    verdicts.append(RateLimited(int(number)))
+                case b"unknown":
+                    verdicts.append(UnknownProduct(order.sku))
+                case b"sold_out":
+                    verdicts.append(SoldOut(order.sku))
+                case _:
+                    left = room.setdefault(order.sku, int(number))
+                    verdicts.append(None if left > 0 else SoldOut(order.sku))
+                    room[order.sku] = left - order.quantity
+        return verdicts
+
+    async def enqueue(self, orders: list[NewOrder]) -> list[OrderRecord | Exception]:
+        """Queue orders that passed the door: one MULTI for the whole group."""
+        by_sku: dict[str, list[int]] = {}
+        for index, order in enumerate(orders):
+            by_sku.setdefault(order.sku, []).append(index)
         now_ms = int(time.time() * 1000)
-        # MULTI/EXEC: the record (script) and the queued message (FastStream publish) land together. The script
-        # is sent with EVAL, not EVALSHA: a NOSCRIPT error inside MULTI would not stop the RPUSH after it.
+        # MULTI/EXEC: the records (script) and the queued messages (FastStream publish) land together.
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.eval(
-                ENQUEUE_SCRIPT,
-                3,
-                *(keys.product, keys.orders, keys.queue),
-                *(order_id, sku, email, quantity, session_id, QUEUED_CHANNEL, WAKE_CHANNEL),
-            )
-            await self._broker.publish(message, list=keys.queue, pipeline=pipe)
-            pipe.zadd(session.recent_orders, {order_id: now_ms})
-            pipe.zremrangebyrank(session.recent_orders, 0, -self._recent_orders_kept - 1)
-            pipe.expire(session.recent_orders, self._idempotency_ttl)
-            position, created_at, stored_session = (await pipe.execute())[0]
-        if position == 0:
-            raise UnknownProduct(sku)
-        # Built from what we sent and what the script returned: no third round trip to re-read it. (A record
-        # that already existed, an idempotent retry, is the same order with the same fields.)
-        record = OrderRecord(
-            order_id=order_id,
-            sku=sku,
-            email=email,
-            session_id=stored_session.decode(),
-            quantity=quantity,
-            position=int(position),
-            status=OrderStatus.PENDING,
-            created_at=int(created_at),
-        )
-        return PlacedOrder(record)
+            pipe.script_load(ENQUEUE_SCRIPT)  # inside the MULTI: a NOSCRIPT there would not stop the RPUSH
+            for sku, indexes in by_sku.items():
+                keys = ProductKeys(sku)
+                group = [orders[i] for i in indexes]
+                pipe.evalsha(
+                    self._enqueue_sha,
+                    3,
+                    *(keys.product, keys.orders, keys.queue),
+                    *(sku, QUEUED_CHANNEL, WAKE_CHANNEL),
+                    *(field for o in group for field in (o.order_id, o.email, o.quantity, o.session_id)),
+                )
+                messages = [PlaceOrder(order_id=o.order_id, sku=sku, email=o.email, quantity=o.quantity) for o in group]
+                await self._broker.publish_batch(*messages, list=keys.queue, pipeline=pipe)
+            for order in orders:
+                session = SessionKeys(order.session_id)
+                pipe.zadd(session.recent_orders, {order.order_id: now_ms})
+                pipe.zremrangebyrank(session.recent_orders, 0, -self._recent_orders_kept - 1)
+                pipe.expire(session.recent_orders, self._idempotency_ttl)
+            replies = await pipe.execute()
+        records: list[OrderRecord | Exception] = [UnknownProduct("")] * len(orders)
+        for (sku, indexes), reply in zip(by_sku.items(), replies[1 : 1 + 2 * len(by_sku) : 2], strict=True):
+            for index, (position, created_at, stored_session) in zip(indexes, _triples(reply), strict=True):
+                order = orders[index]
+                if position == 0:
+                    records[index] = UnknownProduct(sku)
+                    continue
+                # Built from what we sent and what the script returned, with no round trip to re-read it. (A
+                # record that already existed, an idempotent retry, is the same order with the same fields.)
+                records[index] = OrderRecord(
+                    order_id=order.order_id,
+                    sku=sku,
+                    email=order.email,
+                    session_id=stored_session.decode(),
+                    quantity=order.quantity,
+                    position=int(position),
+                    status=OrderStatus.PENDING,
+                    created_at=int(created_at),
+                )
+        return records
 
     async def _claim_idempotency_key(
         self, keys: ProductKeys, key: str, order_id: str, sku: str, email: str, quantity: int

@@ -1,0 +1,62 @@
+"""OrderStore's group path on a real Redis: the door's room is shared by a group, and the group is queued in
+arrival order with gapless positions."""
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+from faststream.redis import RedisBroker
+from redis.asyncio import Redis
+
+from firstin_api.store import NewOrder, OrderStore, RateLimits, SoldOut
+from firstin_api.wire import JsonEnvelopeFormat
+from firstin_contracts import OrderRecord, ProductKeys, order_id_for
+from firstin_stack import RedisServer, unique_sku
+
+
+@pytest_asyncio.fixture
+async def store(firstin_redis: RedisServer) -> AsyncIterator[OrderStore]:
+    broker = RedisBroker(firstin_redis.url, message_format=JsonEnvelopeFormat, logger=None)
+    await broker.connect()
+    redis = Redis.from_url(firstin_redis.url)
+    try:
+        yield OrderStore(
+            broker, redis, idempotency_ttl=60, recent_orders_kept=5, rate_limits=RateLimits(per_ip=0, per_email=0)
+        )
+    finally:
+        await redis.aclose()
+        await broker.stop()
+
+
+def _orders(sku: str, n: int, quantity: int = 1) -> list[NewOrder]:
+    return [NewOrder(order_id_for(sku), sku, f"b{i}@example.com", quantity, f"s{i}", "10.0.0.1") for i in range(n)]
+
+
+async def test_a_group_is_admitted_only_while_the_room_in_line_lasts(store: OrderStore) -> None:
+    sku = unique_sku("group-door")
+    await store.configure_product(sku, stock=3, per_customer_limit=None)
+    results = await store.queue_orders(_orders(sku, 10))
+    assert [type(r).__name__ for r in results] == ["OrderRecord"] * 3 + ["SoldOut"] * 7
+    assert all(isinstance(r, SoldOut) for r in await store.queue_orders(_orders(sku, 2))), "the door stays shut"
+
+
+async def test_quantities_use_up_the_room(store: OrderStore) -> None:
+    sku = unique_sku("group-qty")
+    await store.configure_product(sku, stock=5, per_customer_limit=None)
+    results = await store.queue_orders(_orders(sku, 4, quantity=2))
+    # 5 left: 2 (3 left), 2 (1 left), 2 (admitted: the processor rejects what the stock cannot cover), then shut
+    assert [type(r).__name__ for r in results] == ["OrderRecord"] * 3 + ["SoldOut"]
+
+
+async def test_a_group_joins_the_line_in_arrival_order(store: OrderStore, firstin_redis: RedisServer) -> None:
+    sku = unique_sku("group-order")
+    await store.configure_product(sku, stock=100, per_customer_limit=None)
+    orders = _orders(sku, 20)
+    records = await store.queue_orders(orders)
+    assert all(isinstance(r, OrderRecord) for r in records)
+    assert [r.position for r in records if isinstance(r, OrderRecord)] == list(range(1, 21))
+    redis = Redis.from_url(firstin_redis.url)
+    try:
+        queued = await redis.lrange(ProductKeys(sku).queue, 0, -1)
+    finally:
+        await redis.aclose()
+    assert [o.order_id in q.decode() for o, q in zip(orders, queued, strict=True)] == [True] * 20
