@@ -5,6 +5,7 @@ import tempfile
 
 import uvicorn
 
+from firstin_api.http_protocol import CoalescingHttpToolsProtocol
 from firstin_api.logs import logging_config
 from firstin_api.settings import get_settings
 
@@ -20,6 +21,7 @@ def main() -> None:
         host=settings.api_host,
         port=settings.api_port,
         workers=settings.api_workers,
+        http=CoalescingHttpToolsProtocol,
         log_config=logging_config(settings.log_level),
         timeout_graceful_shutdown=10,
     )

@@ -10,6 +10,7 @@ cache refreshed from Redis at most every `ttl` seconds (a door that reopens is s
 round trip, unless the request carries an Idempotency-Key (a replay must return its order).
 """
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -33,20 +34,33 @@ DoorCheck = Callable[[str], Awaitable[bool]]
 
 
 class DoorCache:
-    """Whether a product's door is closed, as last read from Redis, for at most `ttl` seconds."""
+    """Whether a product's door is closed, as last read from Redis, for at most `ttl` seconds. The requests that
+    find it stale at the same moment share one read (in a stampede, thousands arrive in the same instant)."""
 
     def __init__(self, is_closed: DoorCheck, *, ttl: float):
         self._is_closed = is_closed
         self._ttl = ttl
         self._known: dict[str, tuple[bool, float]] = {}
+        self._reading: dict[str, asyncio.Future[bool]] = {}
 
     async def closed(self, sku: str) -> bool:
-        now = time.monotonic()
         known = self._known.get(sku)
-        if known is None or now - known[1] > self._ttl:
-            known = (await self._is_closed(sku), now)
-            self._known[sku] = known
-        return known[0]
+        if known is not None and time.monotonic() - known[1] <= self._ttl:
+            return known[0]
+        reading = self._reading.get(sku)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(sku))
+            self._reading[sku] = reading
+        return await asyncio.shield(reading)
+
+    async def _read(self, sku: str) -> bool:
+        try:
+            now = time.monotonic()
+            closed = await self._is_closed(sku)
+            self._known[sku] = (closed, now)
+            return closed
+        finally:
+            del self._reading[sku]
 
 
 @dataclass(frozen=True, slots=True)
