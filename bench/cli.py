@@ -61,7 +61,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--token-secret", help="its token secret; without it buyers take their token from their first 202")
     g = p.add_argument_group("load generator")
     g.add_argument(
-        "--processes", type=int, default=os.cpu_count() or 2, help="load-generator processes (default: nproc)"
+        "--processes",
+        type=int,
+        default=1,
+        help="load-generator processes (default 1: with its lean HTTP client one process keeps up, and each "
+        "extra process competes with the system under test for the same cores)",
     )
     g.add_argument("--concurrency", type=int, help="HTTP connections in total (default per scenario)")
     g.add_argument("--drain-timeout", type=float, default=20.0, help="max wait for outcomes after the last answer")

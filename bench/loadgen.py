@@ -22,9 +22,11 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
+from bench.http1 import Http1Pool
 from bench.sio import BuyerConnection, SocketRefused
 
 FINAL = frozenset({"accepted", "rejected"})
@@ -134,7 +136,7 @@ class _Worker:
         self.sockets[buyer] = conn
 
     # -- orders ---------------------------------------------------------------------------------------
-    async def _place(self, http: aiohttp.ClientSession, buyer: int, t_sched: float) -> None:
+    async def _place(self, http: Http1Pool, buyer: int, t_sched: float) -> None:
         st = self.state
         b = self.buyers[buyer]
         body = json.dumps(
@@ -149,16 +151,14 @@ class _Worker:
         t_start = time.monotonic()
         status, order_id, position = 0, None, None
         try:
-            async with http.post("/orders", data=body, headers=headers) as resp:
-                status = resp.status
-                raw = await resp.read()
+            status, raw = await http.post("/orders", body, headers)
             t_end = time.monotonic()
             if status == 202:
                 doc = json.loads(raw)
                 order_id, position = doc["order_id"], doc.get("position")
                 if self.tokens[buyer] is None:
                     self.tokens[buyer] = doc.get("token")
-        except (aiohttp.ClientError, OSError, TimeoutError, ValueError, KeyError) as exc:
+        except (OSError, TimeoutError, ValueError, KeyError) as exc:
             t_end = time.monotonic()
             st.errors[type(exc).__name__] += 1
         st.done += 1
@@ -175,7 +175,7 @@ class _Worker:
                 )
         self.requests.append((t_sched, t_start, t_end, status, buyer, order_id, position, ready))
 
-    async def _send_all(self, http: aiohttp.ClientSession, t0: float) -> None:
+    async def _send_all(self, http: Http1Pool, t0: float) -> None:
         plan = self.plan
         orders = plan.orders
         if plan.rate is None:
@@ -189,7 +189,7 @@ class _Worker:
             return
         # Open loop: order i is due at t0 + i / rate whatever the answers to the earlier ones; latency is
         # also kept from that due time, so a generator or server falling behind shows up (no coordinated
-        # omission). aiohttp queues requests beyond `concurrency` connections.
+        # omission). The pool queues requests beyond `concurrency` connections.
         interval = 1.0 / plan.rate
         tasks: set[asyncio.Task[None]] = set()
         i, n = 0, len(orders)
@@ -226,16 +226,9 @@ class _Worker:
     async def run(self) -> None:
         plan = self.plan
         ws_connector = aiohttp.TCPConnector(limit=0, force_close=True)
-        http_connector = aiohttp.TCPConnector(limit=plan.concurrency, ttl_dns_cache=None, enable_cleanup_closed=True)
-        async with (
-            aiohttp.ClientSession(connector=ws_connector) as ws_session,
-            aiohttp.ClientSession(
-                base_url=plan.api_url,
-                connector=http_connector,
-                timeout=aiohttp.ClientTimeout(total=plan.http_timeout),
-                skip_auto_headers=("User-Agent",),
-            ) as http,
-        ):
+        api = urlsplit(plan.api_url)
+        http = Http1Pool(api.hostname or "127.0.0.1", api.port or 80, size=plan.concurrency, timeout=plan.http_timeout)
+        async with aiohttp.ClientSession(connector=ws_connector) as ws_session:
             self._ws_session = ws_session
             reporter = asyncio.create_task(self._report_progress())
             gate = asyncio.Semaphore(plan.connect_concurrency)
@@ -293,3 +286,4 @@ class _Worker:
             self.out.put(("result", plan.worker_id, result))
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.gather(*(c.close() for c in self.sockets.values())), 10)
+            http.close()
