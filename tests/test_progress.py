@@ -46,3 +46,29 @@ async def test_waiting_sockets_see_progress_and_the_processor_publishes_it(priva
     assert (published.sku, published.now_serving, published.stock_left) == (sku, order["position"], 99)
     await pubsub.aclose()
     await redis_client.aclose()
+
+
+async def test_a_pending_event_waits_and_a_decision_made_meanwhile_replaces_it(private_stack: StackFactory, client_of):
+    _, stack = private_stack(FIRSTIN_PENDING_EVENT_DELAY_SECONDS="1.5")
+    client = client_of(stack)
+    sku = unique_sku("supersede")
+    await client.create_product(sku, stock=10)
+    email = unique_email()
+    token = await client.open_session(email)
+    socket = await client.listen_for(token)
+
+    decided_fast = (await client.place_order(email, sku, token=token)).json()
+    await socket.wait_for_final(decided_fast["order_id"])
+    await asyncio.sleep(2)  # past the delay: the held pending event was dropped, not sent late
+    assert [e["status"] for e in socket.events if e["order_id"] == decided_fast["order_id"]] == ["accepted"]
+
+    stack.processor.stop()  # this one waits in line longer than the delay: its pending event goes out
+    waiting = (await client.place_order(email, sku, token=token)).json()
+    await asyncio.sleep(0.5)
+    assert [e for e in socket.events if e["order_id"] == waiting["order_id"]] == [], "held during the delay"
+    await asyncio.sleep(1.7)
+    assert [(e["status"], e["position"]) for e in socket.events if e["order_id"] == waiting["order_id"]] == [
+        ("pending", waiting["position"])
+    ]
+    stack.processor.start()
+    assert (await socket.wait_for_final(waiting["order_id"]))["status"] == "accepted"

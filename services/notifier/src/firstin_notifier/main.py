@@ -5,6 +5,7 @@ arrive on the outcomes channel (Redis pub/sub, see outcomes.py) and go to the so
 placed the order, nowhere else. Sockets waiting in a product's line also get its progress.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -36,6 +37,7 @@ from firstin_contracts import (
 )
 from firstin_notifier import metrics
 from firstin_notifier.outcomes import OutcomeSubscription
+from firstin_notifier.pending import PendingUpdates
 from firstin_notifier.replay import RecentOrders
 from firstin_notifier.settings import NotifierSettings, get_settings
 
@@ -67,6 +69,7 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
     # before the decision from overwriting the final status with "pending".
     told: dict[str, dict[str, tuple[str, str]]] = {}
     sessions: dict[str, BuyerSession] = {}  # sid -> the buyer session its token names
+    pending = PendingUpdates(delay=settings.pending_event_delay_seconds, clock=time.monotonic)
 
     async def emit_to(sid: str, event: str, data: dict[str, Any]) -> None:
         """`sio.emit(event, data, to=sid)` without its task and asyncio.wait per recipient: a 10,000-socket fan-out
@@ -129,15 +132,32 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
             if sessions.get(sid, _NO_SESSION).email == email:
                 await tell(sid, update, kind)
 
-    async def on_order_queued(queued: OrderQueued) -> None:
+    async def tell_pending(queued: OrderQueued) -> None:
         update = OrderUpdate(
             order_id=queued.order_id, sku=queued.sku, status=OrderStatus.PENDING, position=queued.position
         )
         await tell_session(queued.session_id, queued.email, update, "queued")
 
+    async def on_order_queued(queued: OrderQueued) -> None:
+        if pending.delay <= 0:
+            await tell_pending(queued)
+        else:
+            pending.hold(queued)
+
+    async def send_due_pending() -> None:
+        while True:
+            await asyncio.sleep(pending.delay / 4)
+            for queued in pending.due():
+                try:
+                    await tell_pending(queued)
+                except Exception as exc:  # one socket's failure must not stop the others' pending events
+                    log.warning("pending event failed", extra={"order_id": queued.order_id, "error": repr(exc)})
+
     async def on_orders_decided(batch: OrdersDecided) -> None:
         now_ms = time.time() * 1000
         for decision in batch.decisions:
+            if pending.supersede(decision.order_id):
+                metrics.PENDING_SUPERSEDED.inc()
             await tell_session(decision.session_id, decision.email, OrderUpdate.of(decision), "decision")
             metrics.DELIVERY_DELAY.observe(max(0.0, now_ms - decision.decided_at) / 1000)
             log.debug("order event emitted", extra={"order_id": decision.order_id, "status": decision.status})
@@ -169,10 +189,13 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
             connect_timeout=settings.redis_timeout_seconds,
         )
         outcomes.start()
+        pending_sender = asyncio.create_task(send_due_pending()) if pending.delay > 0 else None
         log.info("notifier started")
         try:
             yield
         finally:
+            if pending_sender is not None:
+                pending_sender.cancel()
             await outcomes.stop()
             await redis.aclose()
             log.info("notifier stopped")

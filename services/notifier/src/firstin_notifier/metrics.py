@@ -15,3 +15,7 @@ DELIVERY_DELAY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 REDIS_ERRORS = Counter("firstin_notifier_redis_errors_total", "Redis calls that failed.")
+PENDING_SUPERSEDED = Counter(
+    "firstin_notifier_pending_events_superseded_total",
+    "Pending events not sent because the order was decided while they waited (its decision went alone).",
+)

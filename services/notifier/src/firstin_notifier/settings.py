@@ -22,6 +22,9 @@ class NotifierSettings(BaseSettings):
     cors_allowed_origins: Annotated[list[str], NoDecode] = ["http://127.0.0.1:8000", "http://localhost:8000"]
     # How many of the buyer's latest orders are replayed to a socket when it connects.
     replay_orders: int = Field(default=50, ge=0)
+    # How long a "pending, #k in line" event waits; an order decided meanwhile sends its decision alone (pending.py).
+    # 0 sends every pending event at once.
+    pending_event_delay_seconds: float = Field(default=0.1, ge=0, le=5)
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
