@@ -11,7 +11,7 @@ with each order (Authorization: Bearer).
 
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jwt
 
@@ -27,6 +27,7 @@ class InvalidToken(Exception):
 class BuyerSession:
     email: str
     session_id: str
+    expires_at: int = field(default=0, compare=False)  # the token's expiry (Unix seconds); 0 when unknown
 
 
 def new_session_id() -> str:
@@ -62,4 +63,4 @@ def verify_buyer_token(token: object, *, secret: str) -> BuyerSession:
     email, session_id = claims["sub"], claims["sid"]
     if not isinstance(email, str) or "@" not in email or not isinstance(session_id, str) or not session_id:
         raise InvalidToken("invalid token")
-    return BuyerSession(email, session_id)
+    return BuyerSession(email, session_id, int(claims["exp"]))

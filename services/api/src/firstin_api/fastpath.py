@@ -21,9 +21,9 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from firstin_api import metrics
+from firstin_api.buyer_tokens import BuyerTokens
 from firstin_api.ordering import REDIS_UNAVAILABLE, SOLD_OUT, Answer, place
 from firstin_api.schemas import BuyCreate, OrderCreate
-from firstin_api.settings import ApiSettings
 from firstin_api.store import OrderStore
 from firstin_contracts import DEFAULT_SKU, RejectReason
 
@@ -66,7 +66,7 @@ class DoorCache:
 @dataclass(frozen=True, slots=True)
 class OrderingContext:
     store: OrderStore
-    settings: ApiSettings
+    tokens: BuyerTokens
     door: DoorCache
 
 
@@ -112,7 +112,7 @@ class OrderFastPath:
         return await place(
             order,
             store=context.store,
-            settings=context.settings,
+            tokens=context.tokens,
             idempotency_key=key,
             authorization=_text(headers.get(b"authorization")),
             client_ip=client[0] if client else "unknown",

@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from firstin_api import admin, metrics
+from firstin_api.buyer_tokens import BuyerTokens
 from firstin_api.fastpath import DoorCache, OrderFastPath, OrderingContext
 from firstin_api.limits import BodySizeLimit
 from firstin_api.ordering import REDIS_UNAVAILABLE
@@ -62,8 +63,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             recent_orders_kept=settings.recent_orders_kept,
             rate_limits=RateLimits(per_ip=settings.rate_limit_per_ip, per_email=settings.rate_limit_per_email),
         )
+        app.state.tokens = BuyerTokens(secret=settings.token_secret, ttl_seconds=settings.token_ttl_seconds)
         app.state.ordering = OrderingContext(
-            app.state.store, settings, DoorCache(app.state.store.door_closed, ttl=settings.door_cache_seconds)
+            app.state.store,
+            app.state.tokens,
+            DoorCache(app.state.store.door_closed, ttl=settings.door_cache_seconds),
         )
         log.info("api started")
         try:

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firstin_api import metrics
+from firstin_api.buyer_tokens import BuyerTokens
 from firstin_api.schemas import DoorRejectionPublic, OrderAcceptedPublic, OrderCreate
-from firstin_api.settings import ApiSettings
 from firstin_api.store import IdempotencyKeyReused, OrderStore, RateLimited, SoldOut, UnknownProduct
-from firstin_contracts import InvalidToken, RejectReason, issue_buyer_token, new_session_id, verify_buyer_token
+from firstin_contracts import RejectReason, new_session_id
 
 log = logging.getLogger("firstin.api")
 
@@ -30,19 +30,6 @@ REDIS_UNAVAILABLE = Answer(
 )
 
 
-def session_of(authorization: str | None, email: str, settings: ApiSettings) -> str:
-    """The caller's session if it presents a valid token for this email, else a new one."""
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() == "bearer" and token:
-        try:
-            session = verify_buyer_token(token, secret=settings.token_secret)
-        except InvalidToken:
-            return new_session_id()
-        if session.email == email:
-            return session.session_id
-    return new_session_id()
-
-
 def rate_limited(exc: RateLimited) -> Answer:
     metrics.ORDERS_REJECTED_AT_DOOR.labels("rate_limited").inc()
     return Answer(429, {"detail": "too many requests"}, {"Retry-After": str(exc.retry_after)})
@@ -52,7 +39,7 @@ async def place(
     order: OrderCreate,
     *,
     store: OrderStore,
-    settings: ApiSettings,
+    tokens: BuyerTokens,
     idempotency_key: str | None,
     authorization: str | None,
     client_ip: str,
@@ -60,12 +47,13 @@ async def place(
     """Queue the order, or say why not. Redis errors propagate: the caller answers 503."""
     started = time.perf_counter()
     metrics.ORDERS_RECEIVED.labels(order.sku).inc()
+    presented = tokens.session_of(authorization, order.email)
     try:
         placed = await store.place_order(
             sku=order.sku,
             email=order.email,
             quantity=order.quantity,
-            session_id=session_of(authorization, order.email, settings),
+            session_id=presented.session_id if presented is not None else new_session_id(),
             client_ip=client_ip,
             idempotency_key=idempotency_key,
         )
@@ -96,11 +84,6 @@ async def place(
         sku=record.sku,
         quantity=record.quantity,
         position=record.position,
-        token=issue_buyer_token(
-            record.email,
-            session_id=record.session_id,
-            secret=settings.token_secret,
-            ttl_seconds=settings.token_ttl_seconds,
-        ),
+        token=tokens.token_for(record.email, record.session_id, presented, authorization),
     )
     return Answer(202, accepted.model_dump(mode="json"), {"Location": f"/orders/{record.order_id}"})

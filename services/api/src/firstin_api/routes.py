@@ -65,7 +65,7 @@ async def _place(
     answer = await place(
         order,
         store=store,
-        settings=settings,
+        tokens=request.app.state.tokens,
         idempotency_key=idempotency_key,
         authorization=authorization,
         client_ip=_client_ip(request),
