@@ -24,10 +24,12 @@ from bench import stats
 from bench.loadgen import Buyer, WorkerPlan, run_worker
 from bench.profiling import Profiler, format_summary
 from bench.system import Target
+from firstin_api.settings import ApiSettings
 from firstin_contracts import ProductKeys, issue_buyer_token
 from firstin_stack.audit import audit_sale
 
 FINAL = ("accepted", "rejected")
+API_TOKEN_TTL_SECONDS = ApiSettings.model_fields["token_ttl_seconds"].default
 
 
 @dataclass
@@ -84,7 +86,12 @@ def _plan(target: Target, spec: LoadSpec, sku: str) -> list[WorkerPlan]:
     buyers: list[Buyer] = []
     for i in range(spec.buyers):
         email = f"bench-{run}-{i}@example.com"
-        token = issue_buyer_token(email, secret=target.token_secret, ttl_seconds=3600) if target.token_secret else None
+        # As a page holds them: a token from the api (POST /sessions or an earlier 202), with the api's default TTL.
+        token = (
+            issue_buyer_token(email, secret=target.token_secret, ttl_seconds=API_TOKEN_TTL_SECONDS)
+            if target.token_secret
+            else None
+        )
         # spread the socket holders evenly among the buyers
         holds = (i + 1) * spec.sockets // spec.buyers > i * spec.sockets // spec.buyers
         buyers.append(Buyer(i, email, token, holds))
