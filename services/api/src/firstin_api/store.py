@@ -94,6 +94,18 @@ def _email_counter(email: str) -> str:
     return f"firstin:rate:email:{email}"
 
 
+def _door_refusal(verdict: bytes, number: int, sku: str) -> Exception | None:
+    """What door.lua's verdict refuses, or None when the door is open."""
+    match verdict:
+        case b"rate_limited":
+            return RateLimited(int(number))
+        case b"unknown":
+            return UnknownProduct(sku)
+        case b"sold_out":
+            return SoldOut(sku)
+    return None
+
+
 def _triples(flat: list[Any]) -> list[tuple[Any, Any, Any]]:
     return list(zip(flat[::3], flat[1::3], flat[2::3], strict=True))
 
@@ -120,26 +132,19 @@ class OrderStore:
         self._rate_limits = rate_limits
         self._idempotency_ttl = idempotency_ttl
         self._recent_orders_kept = recent_orders_kept
-        self._enqueue_sha = hashlib.sha1(ENQUEUE_SCRIPT.encode()).hexdigest()
+        self._enqueue = redis.register_script(ENQUEUE_SCRIPT)
         self._orders = GroupCommit(self.queue_orders, max_group=max_group)
 
     async def pass_door(self, *, client_ip: str, email: str, sku: str | None) -> None:
-        """Rate limits, then (for an order) whether the product exists and its line still has room.
-
-        One round trip, so a sold-out stampede costs Redis almost nothing and queues nothing.
-        """
+        """Rate limits, then (with a sku) whether the product exists and its line still has room, in one round
+        trip. POST /sessions checks the rate limits alone; orders pass the door in groups (queue_orders)."""
         keys = ProductKeys(sku or "-")
-        verdict, retry_after = await self._door(
+        verdict, number = await self._door(
             keys=[keys.product, _ip_counter(client_ip), _email_counter(email)],
             args=[self._rate_limits.per_ip, self._rate_limits.per_email, RATE_WINDOW_SECONDS, int(sku is not None)],
         )
-        match verdict:
-            case b"rate_limited":
-                raise RateLimited(int(retry_after))
-            case b"unknown":
-                raise UnknownProduct(sku)
-            case b"sold_out":
-                raise SoldOut(sku)
+        if refusal := _door_refusal(verdict, number, sku or "-"):
+            raise refusal
 
     async def door_closed(self, sku: str) -> bool:
         """Whether the product's door is closed (sold out, or its line covers the stock): door.lua itself, with
@@ -188,17 +193,12 @@ class OrderStore:
         room: dict[str, int] = {}
         verdicts: list[Exception | None] = []
         for order, (verdict, number) in zip(orders, replies, strict=True):
-            match verdict:
-                case b"rate_limited":
-                    verdicts.append(RateLimited(int(number)))
-                case b"unknown":
-                    verdicts.append(UnknownProduct(order.sku))
-                case b"sold_out":
-                    verdicts.append(SoldOut(order.sku))
-                case _:
-                    left = room.setdefault(order.sku, int(number))
-                    verdicts.append(None if left > 0 else SoldOut(order.sku))
-                    room[order.sku] = left - order.quantity
+            if refusal := _door_refusal(verdict, number, order.sku):
+                verdicts.append(refusal)
+            else:  # open, with `number` left in line
+                left = room.setdefault(order.sku, int(number))
+                verdicts.append(None if left > 0 else SoldOut(order.sku))
+                room[order.sku] = left - order.quantity
         return verdicts
 
     async def enqueue(self, orders: list[NewOrder]) -> list[OrderRecord | Exception]:
@@ -214,7 +214,7 @@ class OrderStore:
                 keys = ProductKeys(sku)
                 group = [orders[i] for i in indexes]
                 pipe.evalsha(
-                    self._enqueue_sha,
+                    self._enqueue.sha,
                     3,
                     *(keys.product, keys.orders, keys.queue),
                     *(sku, QUEUED_CHANNEL, WAKE_CHANNEL),
