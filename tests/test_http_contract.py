@@ -114,8 +114,12 @@ async def test_health_docs_and_demo_page_are_served(firstin: FirstinClient) -> N
     assert page.status_code == 200 and "/static/socket.io.min.js" in page.text
     assert (await firstin.http.get("/static/socket.io.min.js")).status_code == 200
     assert (await firstin.http.get("/config")).json()["notifier_url"] == firstin.notifier_url
+    sku = unique_sku("metrics")
+    await firstin.create_product(sku, stock=1)
+    assert (await firstin.place_order(unique_email(), sku)).status_code == 202
     metrics = await firstin.http.get("/metrics/")
     assert "firstin_api_orders_received_total" in metrics.text
+    assert "firstin_api_order_group_size_count" in metrics.text
 
 
 async def test_admin_overview_needs_the_token_and_lists_products(firstin: FirstinClient) -> None:

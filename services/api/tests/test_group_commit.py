@@ -41,9 +41,10 @@ async def test_items_arriving_during_a_commit_wait_and_go_as_the_next_group() ->
 
 async def test_groups_are_capped() -> None:
     recorder = Recorder()
-    committer = GroupCommit(recorder.commit, max_group=4)
+    sizes: list[int] = []
+    committer = GroupCommit(recorder.commit, max_group=4, on_group=sizes.append)
     await asyncio.gather(*(committer.submit(i * 2) for i in range(10)))
-    assert [len(g) for g in recorder.groups] == [4, 4, 2]
+    assert [len(g) for g in recorder.groups] == [4, 4, 2] == sizes
     assert [i for g in recorder.groups for i in g] == [i * 2 for i in range(10)], "arrival order is kept"
 
 

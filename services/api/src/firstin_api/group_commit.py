@@ -19,9 +19,12 @@ Commit = Callable[[list[Item]], Awaitable[Sequence[Result | Exception]]]
 
 
 class GroupCommit(Generic[Item, Result]):
-    def __init__(self, commit: Commit[Item, Result], *, max_group: int):
+    def __init__(
+        self, commit: Commit[Item, Result], *, max_group: int, on_group: Callable[[int], object] | None = None
+    ):
         self._commit = commit
         self._max_group = max_group
+        self._on_group = on_group  # told each group's size (a metric)
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._committer: asyncio.Task[None] | None = None
 
@@ -39,6 +42,8 @@ class GroupCommit(Generic[Item, Result]):
             while self._waiting:
                 group = self._waiting[: self._max_group]
                 del self._waiting[: self._max_group]
+                if self._on_group is not None:
+                    self._on_group(len(group))
                 try:
                     results: Sequence[Result | Exception] = await self._commit([item for item, _ in group])
                 except Exception as exc:  # handed to every submitter of the group

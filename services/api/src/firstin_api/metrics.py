@@ -18,6 +18,12 @@ PLACE_ORDER_DURATION = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
 
+ORDER_GROUP_SIZE = Histogram(
+    "firstin_api_order_group_size",
+    "Orders sent to Redis together in one group (group_commit.py); it grows with the load.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+
 
 def metrics_app() -> ASGIApp:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

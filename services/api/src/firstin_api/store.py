@@ -10,6 +10,7 @@ from faststream.redis import RedisBroker
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from firstin_api import metrics
 from firstin_api.group_commit import GroupCommit
 from firstin_contracts import (
     PRODUCTS_SET,
@@ -133,7 +134,7 @@ class OrderStore:
         self._idempotency_ttl = idempotency_ttl
         self._recent_orders_kept = recent_orders_kept
         self._enqueue = redis.register_script(ENQUEUE_SCRIPT)
-        self._orders = GroupCommit(self.queue_orders, max_group=max_group)
+        self._orders = GroupCommit(self.queue_orders, max_group=max_group, on_group=metrics.ORDER_GROUP_SIZE.observe)
 
     async def pass_door(self, *, client_ip: str, email: str, sku: str | None) -> None:
         """Rate limits, then (with a sku) whether the product exists and its line still has room, in one round
