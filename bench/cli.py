@@ -6,6 +6,11 @@ Scenarios (default: all, in this order):
   stampede   5 items, 10,000 buyers at once: how many wait in line beyond the stock, every outcome delivered
   pipeline   10,000 items, 20,000 orders as fast as possible: sustained orders/s end to end
   steady     1,000 orders/s for 30 s: latency end to end
+  storm      a real drop: one order per buyer, and each buyer opens a new socket right after its 202 with the
+             token from it (as fast as possible, or --storm-rate new buyers/s): end to end orders/s, 202 ->
+             outcome p50/p99, new sockets/s, and buyers never told
+  connects   the notifier's CPU per accepted socket (handshake, token, room, replay, first event) next to a bare
+             python-socketio server's, same client, same run; and the CPU of their leaving
 
 Each scenario starts its own system the way `make run` does (a private redis-server, the api with
 --api-workers uvicorn workers, the processor and the notifier, via firstin_stack), unless --api-url and
@@ -21,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import stats
+from bench.connects import run_connects
 from bench.door import run_door
 from bench.load import LoadSpec, run_load
 from bench.processor import run_processor
 from bench.system import system
 
-SCENARIOS = ("door", "processor", "stampede", "pipeline", "steady")
+SCENARIOS = ("door", "processor", "stampede", "pipeline", "steady", "storm", "connects")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -93,6 +99,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--steady-rate", type=float, default=1_000.0, help="orders/s")
     g.add_argument("--steady-seconds", type=float, default=30.0)
     g.add_argument("--steady-buyers", type=int, default=3_000)
+    g.add_argument("--storm-buyers", type=int, default=3_000, help="buyers of the storm, one order and socket each")
+    g.add_argument("--storm-stock", type=int, help="default: one item per buyer (every buyer queued and told)")
+    g.add_argument(
+        "--storm-rate", type=float, help="new buyers/s in an open loop (default: as fast as --concurrency allows)"
+    )
+    g.add_argument("--connects-buyers", type=int, default=3_000, help="sockets of the connects scenario")
+    g.add_argument("--connects-concurrency", type=int, default=200, help="handshakes in flight (connects)")
+    g.add_argument(
+        "--bare-ws", default="auto", help="uvicorn ws= of the bare python-socketio server (connects; default: auto)"
+    )
     g.add_argument("--processor-orders", type=int, default=100_000)
     g.add_argument("--processor-stock", type=int, help="default: as many as orders (every order accepted)")
     g.add_argument("--processor-batch-size", type=int, action="append", help="FIRSTIN_DECIDE_BATCH_SIZE (repeatable)")
@@ -117,6 +133,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.pipeline_buyers //= 10
         args.steady_seconds = min(args.steady_seconds, 5.0)
         args.steady_buyers //= 10
+        args.storm_buyers //= 10
+        args.connects_buyers //= 10
         args.processor_orders //= 10
         args.door_seconds = min(args.door_seconds, 3.0)
         args.door_warmup = min(args.door_warmup, 1.0)
@@ -146,6 +164,19 @@ def load_spec(args: argparse.Namespace, scenario: str) -> LoadSpec:
             sockets=args.pipeline_buyers,
             rate=None,
             concurrency=args.concurrency or 256,
+            **common,
+        )
+    if scenario == "storm":
+        buyers = args.storm_buyers
+        return LoadSpec(
+            scenario="storm",
+            stock=args.storm_stock if args.storm_stock is not None else buyers,
+            orders=buyers,
+            buyers=buyers,
+            sockets=buyers,
+            rate=args.storm_rate,
+            concurrency=args.concurrency or 200,
+            socket_after_202=True,
             **common,
         )
     orders = int(args.steady_rate * args.steady_seconds)
@@ -204,6 +235,31 @@ def evaluate(scenario: str, r: dict[str, Any], args: argparse.Namespace) -> dict
             "met": bool(p99 is not None and p99 <= 50 and achieved >= 0.95 * args.steady_rate and correct),
             "correct": correct,
         }
+    if scenario == "storm":
+        e = r["end_to_end"]
+        lost = c.get("lost_notifications")
+        if args.storm_rate:
+            p99 = e["latency_ms_from_202_new_socket"]["p99"]
+            return {
+                "target": f"202 -> outcome p99 <= 500 ms on a new socket per buyer at {args.storm_rate:,.0f} "
+                "new buyers/s; every buyer told",
+                "value": p99,
+                "met": bool(p99 is not None and p99 <= 500 and lost == 0 and correct),
+                "correct": correct,
+            }
+        sustained = e["sustained_orders_per_s"]
+        return {
+            "target": ">= 600 orders/s end to end, a new socket per buyer opened after its 202; every buyer told",
+            "value": sustained,
+            "met": bool(sustained and sustained >= 600 and lost == 0 and correct),
+            "correct": correct,
+        }
+    if scenario == "connects":
+        return {
+            "target": "notifier CPU per accepted socket <= 1.25x a bare python-socketio server's, every socket told",
+            "value": r.get("notifier_to_bare_cpu_ratio"),
+            "met": bool(r.get("target", {}).get("met")),
+        }
     if scenario == "processor":
         return {
             "target": ">= 50,000 decisions/s on a pre-filled line",
@@ -247,6 +303,17 @@ def table_rows(runs: list[dict[str, Any]]) -> list[str]:
                 f"| {ev.get('target')} | {'yes' if ev.get('met') else 'no'} |"
             )
             continue
+        if s == "connects":
+            b, n = r["bare"], r["notifier"]
+            rows.append(
+                f"| connects | {r['buyers']:,} sockets, {r['concurrency']} handshakes in flight "
+                f"| - | - | - | - | bare {_fmt(b['connects_per_s'])} / notifier {_fmt(n['connects_per_s'])} connects/s "
+                f"| CPU ms per socket: bare {b['server_cpu_ms_per_socket']}, notifier {n['server_cpu_ms_per_socket']} "
+                f"(x{r['notifier_to_bare_cpu_ratio']}); told {n['told']:,}/{r['buyers']:,}; leaving: bare "
+                f"{b['disconnect_cpu_ms_per_socket']}, notifier {n['disconnect_cpu_ms_per_socket']} ms per socket "
+                f"| {ev.get('target')} | {'yes' if ev.get('met') else 'no'} |"
+            )
+            continue
         if s == "processor":
             c = r.get("correctness", {})
             rows.append(
@@ -257,7 +324,8 @@ def table_rows(runs: list[dict[str, Any]]) -> list[str]:
             )
             continue
         h, e, c, sp = r["http"], r["end_to_end"], r["correctness"], r["spec"]
-        lat, el = h["latency_ms"], e["latency_ms_from_202"]
+        # storm: every socket opens after its 202, so 202 -> outcome includes the buyer's connect and replay
+        lat, el = h["latency_ms"], e["latency_ms_from_202_new_socket" if s == "storm" else "latency_ms_from_202"]
         pace = "max rate" if sp["rate"] is None else f"{sp['rate']:,.0f}/s"
         load = (
             f"{sp['orders']:,} orders, {sp['buyers']:,} buyers, {r['sockets']['held']:,} sockets, "
@@ -340,7 +408,16 @@ def main(argv: list[str] | None = None) -> int:
                 print_one(r)
             continue
         with system(**sysargs) as target:
-            if scenario == "door":
+            if scenario == "connects":
+                r = run_connects(
+                    target,
+                    buyers=args.connects_buyers,
+                    concurrency=args.connects_concurrency,
+                    bare_ws=args.bare_ws,
+                    profile=args.profile,
+                    name=name,
+                )
+            elif scenario == "door":
                 r = run_door(
                     target,
                     threads=args.door_threads,

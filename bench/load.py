@@ -45,6 +45,9 @@ class LoadSpec:
     drain_timeout: float = 20.0
     connect_concurrency: int = 200  # socket handshakes in flight per process
     settle_timeout: float = 60.0
+    # True: as a real drop, each buyer opens its socket right after its 202, with the token from it (storm).
+    # False: sockets open before the burst, with tokens signed here.
+    socket_after_202: bool = False
 
 
 class _RedisSampler(threading.Thread):
@@ -89,7 +92,7 @@ def _plan(target: Target, spec: LoadSpec, sku: str) -> list[WorkerPlan]:
         # As a page holds them: a token from the api (POST /sessions or an earlier 202), with the api's default TTL.
         token = (
             issue_buyer_token(email, secret=target.token_secret, ttl_seconds=API_TOKEN_TTL_SECONDS)
-            if target.token_secret
+            if target.token_secret and not spec.socket_after_202
             else None
         )
         # spread the socket holders evenly among the buyers
@@ -230,7 +233,8 @@ def run_load(target: Target, spec: LoadSpec, *, name: str, profile: bool, log: A
         time.sleep(0.2)
         sampler.halt.set()
         sampler.join(2)
-    report = _figures(target, spec, sku, results, t0, emails, sampler)
+    holders = {b.index for plan in plans for b in plan.buyers if b.holds_socket}
+    report = _figures(target, spec, sku, results, t0, emails, holders, sampler)
     report["sockets"].update(
         {
             "wanted": socket_total,
@@ -254,6 +258,7 @@ def _figures(
     results: dict[int, dict[str, Any]],
     t0: float,
     emails: dict[int, str],
+    holders: set[int],
     sampler: _RedisSampler | None,
 ) -> dict[str, Any]:
     requests = [r for res in results.values() for r in res["requests"]]
@@ -297,16 +302,19 @@ def _figures(
                 final_counts[key] += 1
                 first_final.setdefault(key, t)  # type: ignore[arg-type]
                 all_final_times.append(t)
-    e2e, e2e_req, before_202, observed, missing = [], [], 0, 0, 0
+    e2e, e2e_req, e2e_new_socket, before_202, observed, missing = [], [], [], 0, 0, 0
     for _sched, t_start, t_end, status, buyer, order_id, _pos, ready in requests:
-        if status != 202 or order_id is None or buyer not in socket_buyers:
+        # A buyer meant to hold a socket whose socket never opened is as untold as one whose event never came.
+        if status != 202 or order_id is None or buyer not in holders:
             continue
         t_event = first_final.get((buyer, order_id))
         if t_event is None:
             missing += 1
             continue
         if not ready:
-            continue  # the socket opened after this 202 (token from the 202): not a fair latency sample
+            # The socket opened after this 202, with its token: the flow of a real drop, measured on its own.
+            e2e_new_socket.append(max(0.0, t_event - t_end))
+            continue
         observed += 1
         if t_event < t_end:
             before_202 += 1
@@ -321,6 +329,7 @@ def _figures(
         "outcomes_delivered": delivered,
         "latency_ms_from_202": stats.percentiles(e2e),
         "latency_ms_from_request": stats.percentiles(e2e_req),
+        "latency_ms_from_202_new_socket": stats.percentiles(e2e_new_socket),
         "outcome_before_202_read": before_202,
         "sustained_orders_per_s": stats.rate(delivered, last_event - t0),
         "peak_1s_orders_per_s": max(per_second.values(), default=0),
@@ -448,9 +457,16 @@ def _figures(
         series["decisions_per_s"] = [(b - a) / width for a, b in itertools.pairwise(decided_at_edge)]
         series["max_queue_length"] = max(p[1] for p in pts)
 
+    late_windows = [res["late_connect_window"] for res in results.values() if res.get("late_connect_window")]
+    late_total = sum(res["late_sockets"] for res in results.values())
+    late_span = (max(w[1] for w in late_windows) - min(w[0] for w in late_windows)) if late_windows else 0.0
     socket_stats = {
         "held": len(socket_buyers),
         "connect_ms": stats.percentiles([t for res in results.values() for t in res["connect_times"]]),
+        "connect_failures_during_run": {
+            k: v for res in results.values() for k, v in res.get("late_connect_failures", {}).items()
+        },
+        "new_sockets_per_s": stats.rate(late_total, late_span) if late_span else None,
         "closed_by_server_during_run": sum(res["sockets_closed_by_server"] for res in results.values()),
         "late_sockets_from_202_token": sum(res["late_sockets"] for res in results.values()),
         "other_events": sum(res["other_events"] for res in results.values()),

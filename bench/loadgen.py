@@ -103,6 +103,7 @@ class _Worker:
         self.connect_times: list[float] = []
         self.connect_failures: Counter[str] = Counter()
         self.late_connects: dict[int, asyncio.Task[None]] = {}
+        self.late_connect_window: list[float] = []  # first late connect started, last one finished
 
     # -- sockets --------------------------------------------------------------------------------------
     def _on_event(self, conn: BuyerConnection, now: float, payload: dict[str, Any]) -> None:
@@ -169,7 +170,9 @@ class _Worker:
             if order_id not in st.finals_seen:
                 st.awaiting.add(order_id)
             if conn is None and buyer not in self.late_connects and self.tokens[buyer] is not None:
-                # No token secret: this buyer's socket opens now, with the token of its first 202.
+                # This buyer's socket opens now, with the token of its first 202 (a storm, or no token secret).
+                if not self.late_connect_window:
+                    self.late_connect_window = [time.monotonic(), time.monotonic()]
                 self.late_connects[buyer] = asyncio.create_task(
                     self._connect(self._ws_session, buyer, asyncio.Semaphore(1))
                 )
@@ -249,6 +252,7 @@ class _Worker:
                     },
                 )
             )
+            failures_before_run = Counter(self.connect_failures)
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, self.start_event.wait)
             t0 = float(self.t0.value)
@@ -258,6 +262,7 @@ class _Worker:
             self.state.sending_done = True
             if self.late_connects:
                 await asyncio.gather(*self.late_connects.values())
+                self.late_connect_window[1] = time.monotonic()
             # Drain: until every 202 of a socket-holding buyer has its final event, the parent says stop,
             # or the drain timeout passes (then the missing ones count as lost notifications).
             while self.state.awaiting and not self.stop_event.is_set():
@@ -280,6 +285,8 @@ class _Worker:
                 "sent_end": sent_end,
                 "drained_at": drained_at,
                 "late_sockets": len(self.late_connects),
+                "late_connect_window": self.late_connect_window,
+                "late_connect_failures": dict(self.connect_failures - failures_before_run),
                 # wall clock minus monotonic clock, to compare event times with Redis timestamps (ms)
                 "clock_offset": time.time() - time.monotonic(),
             }

@@ -33,7 +33,7 @@ class SocketRefused(Exception):
 class BuyerConnection:
     """One buyer's socket. `events` holds (monotonic time, payload) of every `order` event, in order."""
 
-    __slots__ = ("_reader", "buyer", "closed_by_server", "events", "on_event", "other_events", "ws")
+    __slots__ = ("_reader", "buyer", "closed_by_server", "events", "on_event", "other_events", "replayed", "ws")
 
     def __init__(self, buyer: int, on_event: EventHandler | None = None):
         self.buyer = buyer
@@ -41,6 +41,7 @@ class BuyerConnection:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.events: list[tuple[float, dict[str, Any]]] = []
         self.other_events = 0  # events of other names (progress, shutdown...), counted, not kept
+        self.replayed: list[dict[str, Any]] = []  # payloads of `replayed`: the replay on connect is done
         self.closed_by_server = False
         self._reader: asyncio.Task[None] | None = None
 
@@ -88,6 +89,8 @@ class BuyerConnection:
             self.events.append((now, args[0]))
             if self.on_event is not None:
                 self.on_event(self, now, args[0])
+        elif name == "replayed" and args and isinstance(args[0], dict):
+            self.replayed.append(args[0])
         else:
             self.other_events += 1
 

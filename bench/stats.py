@@ -171,7 +171,7 @@ def plot_simple(name: str, title: str, x: list[float], ys: dict[str, list[float]
     return path
 
 
-def _tree_cpu_seconds(root: int) -> float | None:
+def tree_cpu_seconds(root: int) -> float | None:
     """CPU seconds of `root` and every live descendant (and of the children they have reaped); None if gone."""
     ticks = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
@@ -226,8 +226,8 @@ class CpuMeter:
         self.loadavg = Path("/proc/loadavg").read_text().strip()
         self.started = time.monotonic()
         self.busy0 = _machine_busy_seconds()
-        self.ours0 = _tree_cpu_seconds(os.getpid()) or 0.0
-        self.named0 = {name: _tree_cpu_seconds(pid) or 0.0 for name, pid in self.named.items()}
+        self.ours0 = tree_cpu_seconds(os.getpid()) or 0.0
+        self.named0 = {name: tree_cpu_seconds(pid) or 0.0 for name, pid in self.named.items()}
         return self
 
     def stop(self) -> dict[str, Any]:
@@ -235,11 +235,11 @@ class CpuMeter:
 
         elapsed = time.monotonic() - self.started
         busy = _machine_busy_seconds() - self.busy0
-        ours = (_tree_cpu_seconds(os.getpid()) or 0.0) - self.ours0
+        ours = (tree_cpu_seconds(os.getpid()) or 0.0) - self.ours0
         cores = os.cpu_count() or 1
         per_process: dict[str, float | None] = {}
         for name, pid in self.named.items():
-            now = _tree_cpu_seconds(pid)  # None: exited before the end (its time is in its parent's)
+            now = tree_cpu_seconds(pid)  # None: exited before the end (its time is in its parent's)
             used = (now - self.named0[name]) if now is not None else None
             per_process[name] = round(100 * used / elapsed, 1) if used is not None and elapsed else None
         return {

@@ -31,7 +31,7 @@ from firstin_contracts.messages import (
     ProgressUpdated,
     RejectReason,
 )
-from firstin_contracts.socketio import ORDER_EVENT, PROGRESS_EVENT, SHUTDOWN_EVENT, SOCKETIO_PATH
+from firstin_contracts.socketio import ORDER_EVENT, PROGRESS_EVENT, REPLAYED_EVENT, SHUTDOWN_EVENT, SOCKETIO_PATH
 from firstin_contracts.tokens import BuyerSession, InvalidToken, issue_buyer_token, new_session_id, verify_buyer_token
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "PROGRESS_CHANNEL",
     "PROGRESS_EVENT",
     "QUEUED_CHANNEL",
+    "REPLAYED_EVENT",
     "SCHEMA_VERSION",
     "SHUTDOWN_EVENT",
     "SKU_PATTERN",

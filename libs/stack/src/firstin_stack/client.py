@@ -26,16 +26,29 @@ def unique_email(prefix: str = "buyer") -> str:
 
 @dataclass
 class BuyerSocket:
-    """A Socket.IO client connected with a buyer token; records every `order` event it receives."""
+    """A Socket.IO client connected with a buyer token; records every `order` event it receives, and every
+    `replayed` event (the end of a replay: everything there was to tell has been told)."""
 
     client: socketio.AsyncClient
     events: list[dict[str, Any]] = field(default_factory=list)
+    replays: list[dict[str, Any]] = field(default_factory=list)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def _on_order(self, data: dict[str, Any]) -> None:
         async with self._changed:
             self.events.append(data)
             self._changed.notify_all()
+
+    async def _on_replayed(self, data: dict[str, Any]) -> None:
+        async with self._changed:
+            self.replays.append(data)
+            self._changed.notify_all()
+
+    async def wait_replayed(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The first `replayed` event ({"orders": n}), waiting for it at most `timeout` seconds."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: bool(self.replays)), timeout)
+        return self.replays[0]
 
     def finals(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e["status"] in FINAL_STATUSES]
@@ -112,11 +125,13 @@ class FirstinClient:
         result: dict[str, Any] = response.json()
         return result
 
-    async def listen_for(self, token: str | None, *, timeout: float = 10.0) -> BuyerSocket:
-        """Connect a buyer socket (websocket transport). Raises socketio.exceptions.ConnectionError if refused."""
+    async def listen_for(self, token: str | None, *, timeout: float = 10.0, replayed: bool = True) -> BuyerSocket:
+        """Connect a buyer socket (websocket transport) and, with `replayed`, wait until the notifier has told it
+        the current state of its session's orders. Raises socketio.exceptions.ConnectionError if refused."""
         client = socketio.AsyncClient(reconnection=False)
         buyer = BuyerSocket(client)
         client.on("order", buyer._on_order)
+        client.on("replayed", buyer._on_replayed)
         refusals: list[object] = []
         client.on("connect_error", refusals.append)
         auth = {"token": token} if token is not None else None
@@ -128,6 +143,8 @@ class FirstinClient:
             reason = refusals[0].get("message") if refusals and isinstance(refusals[0], dict) else None
             raise ConnectionRefused(str(reason or exc)) from exc
         self._sockets.append(buyer)
+        if replayed:
+            await buyer.wait_replayed(timeout)
         return buyer
 
     async def wait_until_decided(self, order_ids: list[str], timeout: float = 30.0) -> list[dict[str, Any]]:

@@ -2,7 +2,9 @@
 
 Each socket proves with its token which buyer session it speaks for and joins that session's room; decisions
 arrive on the outcomes channel (Redis pub/sub, see outcomes.py) and go to the sockets of the session that
-placed the order, nowhere else. Sockets waiting in a product's line also get its progress.
+placed the order, nowhere else. Sockets waiting in a product's line also get its progress. A socket that
+connects is told its session's recent orders (replay_queue.py reads them for many sockets at once), then
+`replayed`.
 """
 
 import asyncio
@@ -16,7 +18,6 @@ import socketio
 from prometheus_client import make_asgi_app
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from socketio import packet as socketio_packet
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -25,10 +26,12 @@ from starlette.routing import Mount, Route
 from firstin_contracts import (
     ORDER_EVENT,
     PROGRESS_EVENT,
+    REPLAYED_EVENT,
     SOCKETIO_PATH,
     BuyerSession,
     InvalidToken,
     OrderQueued,
+    OrderRecord,
     OrdersDecided,
     OrderStatus,
     OrderUpdate,
@@ -36,9 +39,11 @@ from firstin_contracts import (
     verify_buyer_token,
 )
 from firstin_notifier import metrics
+from firstin_notifier.manager import IndexedRoomsManager
 from firstin_notifier.outcomes import OutcomeSubscription
 from firstin_notifier.pending import PendingUpdates
 from firstin_notifier.replay import RecentOrders
+from firstin_notifier.replay_queue import ReplayQueue
 from firstin_notifier.settings import NotifierSettings, get_settings
 
 log = logging.getLogger("firstin.notifier")
@@ -60,6 +65,7 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
     sio = socketio.AsyncServer(
         async_mode="asgi",
         cors_allowed_origins=settings.cors_allowed_origins,
+        client_manager=IndexedRoomsManager(),
         logger=False,
         engineio_logger=False,
     )
@@ -71,13 +77,6 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
     sessions: dict[str, BuyerSession] = {}  # sid -> the buyer session its token names
     pending = PendingUpdates(delay=settings.pending_event_delay_seconds, clock=time.monotonic)
 
-    async def emit_to(sid: str, event: str, data: dict[str, Any]) -> None:
-        """`sio.emit(event, data, to=sid)` without its task and asyncio.wait per recipient: a 10,000-socket fan-out
-        spends much of its time there (bench/notifier_scale.py profiles). Same packet, same engine.io send."""
-        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
-        if eio_sid is not None:
-            await sio._send_packet(eio_sid, sio.packet_class(socketio_packet.EVENT, namespace="/", data=[event, data]))
-
     async def tell(sid: str, update: OrderUpdate, kind: str) -> None:
         seen = told.get(sid)
         if seen is None:
@@ -86,7 +85,7 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
         if previous == update.status or previous in FINAL_STATUSES:
             return
         seen[update.order_id] = (update.status, update.sku)
-        await emit_to(sid, ORDER_EVENT, update.model_dump(mode="json"))
+        await sio.emit(ORDER_EVENT, update.model_dump(mode="json"), to=sid)
         metrics.EVENTS_EMITTED.labels(kind).inc()
         if update.status == OrderStatus.PENDING:
             await sio.enter_room(sid, line_room(update.sku))
@@ -107,19 +106,19 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
         sessions[sid] = session
         await sio.enter_room(sid, session_room(session.session_id))
         metrics.CONNECTED_SOCKETS.inc()
-        # After this handler returns the server acknowledges the connection; the replay's first Redis read
-        # yields, so its events always follow the acknowledgement.
-        sio.start_background_task(replay, sid, session)
+        # The server acknowledges the connection as soon as this handler returns, before the replay's Redis
+        # read can come back: the replay's events always follow the acknowledgement. The socket is in its
+        # session's room before the read starts, so a decision published meanwhile reaches it live.
+        state["replays"].request(sid, session)
 
-    async def replay(sid: str, session: BuyerSession) -> None:
-        try:
-            records = await state["recent"].of_session(session)
-        except RedisError as exc:
-            metrics.REDIS_ERRORS.inc()
-            log.warning("replay failed", extra={"error": repr(exc)})
-            return
+    async def replay(sid: str, records: list[OrderRecord]) -> None:
         for record in records:
             await tell(sid, OrderUpdate.of(record), "replay")
+        await sio.emit(REPLAYED_EVENT, {"orders": len(records)}, to=sid)
+        metrics.REPLAYS.inc()
+
+    def replay_failed(exc: Exception) -> None:
+        metrics.REDIS_ERRORS.inc()
 
     @sio.event
     async def disconnect(sid: str, reason: object = None) -> None:
@@ -169,7 +168,7 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
     async def catch_up() -> None:
         """After an outage of the subscription: tell every connected buyer what changed meanwhile."""
         for sid, session in list(sessions.items()):
-            await replay(sid, session)
+            state["replays"].request(sid, session)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -179,7 +178,14 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
             socket_connect_timeout=settings.redis_timeout_seconds,
             health_check_interval=1,
         )
-        state["recent"] = RecentOrders(redis, limit=settings.replay_orders)
+        state["replays"] = replays = ReplayQueue(
+            read=RecentOrders(redis, limit=settings.replay_orders).of_sessions,
+            deliver=replay,
+            is_connected=sessions.__contains__,
+            on_read_error=replay_failed,
+            retry_errors=(RedisError, OSError),
+        )
+        replays.start()
         state["outcomes"] = outcomes = OutcomeSubscription(
             settings.redis_url,
             on_decided=on_orders_decided,
@@ -197,6 +203,7 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
             if pending_sender is not None:
                 pending_sender.cancel()
             await outcomes.stop()
+            await replays.stop()
             await redis.aclose()
             log.info("notifier stopped")
 

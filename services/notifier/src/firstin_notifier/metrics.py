@@ -19,3 +19,7 @@ PENDING_SUPERSEDED = Counter(
     "firstin_notifier_pending_events_superseded_total",
     "Pending events not sent because the order was decided while they waited (its decision went alone).",
 )
+REPLAYS = Counter(
+    "firstin_notifier_replays_total",
+    "Replays finished: a socket was sent the current state of its session's recent orders, then `replayed`.",
+)
