@@ -58,6 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=int(os.environ.get("FIRSTIN_API_WORKERS", "2")),
         help="uvicorn workers of the api when the bench starts it (default: 2, as `make run`)",
     )
+    g.add_argument(
+        "--notifiers",
+        type=int,
+        default=1,
+        help="notifier replicas the bench starts, buyers spread among them as by a load balancer (default 1)",
+    )
     g.add_argument("--log-level", default="INFO", help="services' log level (default INFO, as `make run`)")
     g.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for services")
     g.add_argument("--api-url", help="target a running api instead of starting one")
@@ -377,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         "admin_token": args.admin_token,
         "token_secret": args.token_secret,
         "api_workers": args.api_workers,
+        "notifiers": args.notifiers,
         "log_level": args.log_level,
         "extra_env": extra_env,
     }

@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import aiohttp
 import httpx
 
 from bench import stats
@@ -55,7 +54,7 @@ def _bare_server(ws: str) -> Iterator[tuple[str, int]]:
 
 
 async def _connect_all(
-    session: aiohttp.ClientSession, url: str, tokens: list[str], concurrency: int, wanted: list[str | None]
+    url: str, tokens: list[str], concurrency: int, wanted: list[str | None]
 ) -> tuple[list[BuyerConnection], dict[str, int], float]:
     """Connect one socket per token, `concurrency` at a time; each is done when an `order` event has come (for
     `wanted[i]`, the final event of that order). Returns the sockets, the failures and the seconds it took."""
@@ -73,10 +72,10 @@ async def _connect_all(
         conn = BuyerConnection(i, on_event)
         async with gate:
             try:
-                await conn.connect(session, url, tokens[i], timeout=30)
+                await conn.connect(url, tokens[i], timeout=30)
                 sockets.append(conn)
                 await asyncio.wait_for(arrived.wait(), 30)
-            except (SocketRefused, aiohttp.ClientError, OSError, TimeoutError, ConnectionError) as exc:
+            except (SocketRefused, OSError, TimeoutError, ConnectionError) as exc:
                 failures[type(exc).__name__] = failures.get(type(exc).__name__, 0) + 1
 
     started = time.monotonic()
@@ -88,16 +87,12 @@ def _measure(
     url: str, pid: int, tokens: list[str], concurrency: int, wanted: list[str | None], profile: str | None
 ) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as session:
-            return await measure(session)
-
-    async def measure(session: aiohttp.ClientSession) -> dict[str, Any]:
         profiler = Profiler({"server": pid}, profile) if profile else None
         if profiler:
             profiler.start()
         meter = stats.CpuMeter({"server": pid}).start()
         cpu0 = stats.tree_cpu_seconds(pid) or 0.0
-        sockets, failures, seconds = await _connect_all(session, url, tokens, concurrency, wanted)
+        sockets, failures, seconds = await _connect_all(url, tokens, concurrency, wanted)
         cpu = (stats.tree_cpu_seconds(pid) or 0.0) - cpu0
         machine = meter.stop()
         profiled = profiler.stop() if profiler else None

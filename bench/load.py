@@ -104,7 +104,7 @@ def _plan(target: Target, spec: LoadSpec, sku: str) -> list[WorkerPlan]:
         WorkerPlan(
             worker_id=w,
             api_url=target.api_url,
-            notifier_url=target.notifier_url,
+            notifier_urls=target.notifier_urls or [target.notifier_url],
             sku=sku,
             buyers=[b for b in buyers if b.index % p == w],
             orders=[b for b in orders if b % p == w],
@@ -112,6 +112,7 @@ def _plan(target: Target, spec: LoadSpec, sku: str) -> list[WorkerPlan]:
             concurrency=max(1, math.ceil(spec.concurrency / p)),
             connect_concurrency=spec.connect_concurrency,
             drain_timeout=spec.drain_timeout,
+            socket_after_202=spec.socket_after_202,
         )
         for w in range(p)
     ]
@@ -479,7 +480,7 @@ def _figures(
             "processes": spec.processes,
             "loop": "uvloop, one per process",
             "http_client": "aiohttp (keep-alive pool)",
-            "socket_client": "bench/sio.py: Socket.IO v5 / Engine.IO v4 over websocket on aiohttp",
+            "socket_client": "bench/sio.py: Socket.IO v5 / Engine.IO v4 over websocket, a bare asyncio protocol",
             "http_connections_total": spec.concurrency,
         },
         "http": http,

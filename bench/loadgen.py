@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from bench.http1 import Http1Pool
 from bench.sio import BuyerConnection, SocketRefused
 
@@ -44,7 +42,7 @@ class Buyer:
 class WorkerPlan:
     worker_id: int
     api_url: str
-    notifier_url: str
+    notifier_urls: list[str]  # buyer i connects to notifier_urls[i % len(notifier_urls)]
     sku: str
     buyers: list[Buyer]
     orders: list[int]  # buyer index of each order, in sending order
@@ -55,6 +53,9 @@ class WorkerPlan:
     http_timeout: float = 30.0
     drain_timeout: float = 20.0
     quantity: int = 1
+    # The buyer's socket opens right after its 202 and the buyer is done only once it is open (a storm): each of
+    # the `concurrency` lanes is one buyer between "Buy" and an open socket.
+    socket_after_202: bool = False
 
 
 @dataclass
@@ -115,7 +116,7 @@ class _Worker:
             st.finals_seen.add(order_id)  # type: ignore[arg-type]
             st.awaiting.discard(order_id)  # type: ignore[arg-type]
 
-    async def _connect(self, session: aiohttp.ClientSession, buyer: int, gate: asyncio.Semaphore) -> None:
+    async def _connect(self, buyer: int, gate: asyncio.Semaphore) -> None:
         token = self.tokens[buyer]
         assert token is not None
         conn = BuyerConnection(buyer, self._on_event)
@@ -123,12 +124,13 @@ class _Worker:
             started = time.monotonic()
             for attempt in range(3):
                 try:
-                    await conn.connect(session, self.plan.notifier_url, token, self.plan.connect_timeout)
+                    url = self.plan.notifier_urls[buyer % len(self.plan.notifier_urls)]
+                    await conn.connect(url, token, self.plan.connect_timeout)
                     break
                 except SocketRefused as exc:
                     self.connect_failures[f"refused: {exc}"] += 1
                     return
-                except (aiohttp.ClientError, OSError, TimeoutError, ConnectionError) as exc:
+                except (OSError, TimeoutError, ConnectionError) as exc:
                     if attempt == 2:
                         self.connect_failures[type(exc).__name__] += 1
                         return
@@ -173,9 +175,9 @@ class _Worker:
                 # This buyer's socket opens now, with the token of its first 202 (a storm, or no token secret).
                 if not self.late_connect_window:
                     self.late_connect_window = [time.monotonic(), time.monotonic()]
-                self.late_connects[buyer] = asyncio.create_task(
-                    self._connect(self._ws_session, buyer, asyncio.Semaphore(1))
-                )
+                self.late_connects[buyer] = connecting = asyncio.create_task(self._connect(buyer, asyncio.Semaphore(1)))
+                if self.plan.socket_after_202:
+                    await connecting
         self.requests.append((t_sched, t_start, t_end, status, buyer, order_id, position, ready))
 
     async def _send_all(self, http: Http1Pool, t0: float) -> None:
@@ -228,69 +230,64 @@ class _Worker:
 
     async def run(self) -> None:
         plan = self.plan
-        ws_connector = aiohttp.TCPConnector(limit=0, force_close=True)
         api = urlsplit(plan.api_url)
         http = Http1Pool(api.hostname or "127.0.0.1", api.port or 80, size=plan.concurrency, timeout=plan.http_timeout)
-        async with aiohttp.ClientSession(connector=ws_connector) as ws_session:
-            self._ws_session = ws_session
-            reporter = asyncio.create_task(self._report_progress())
-            gate = asyncio.Semaphore(plan.connect_concurrency)
-            connect_started = time.monotonic()
-            await asyncio.gather(
-                *(self._connect(ws_session, b.index, gate) for b in plan.buyers if b.holds_socket and b.token)
+        reporter = asyncio.create_task(self._report_progress())
+        gate = asyncio.Semaphore(plan.connect_concurrency)
+        connect_started = time.monotonic()
+        await asyncio.gather(*(self._connect(b.index, gate) for b in plan.buyers if b.holds_socket and b.token))
+        connect_seconds = time.monotonic() - connect_started
+        # Warm the HTTP pool is deliberately not done: the first requests pay their TCP connect, as real ones.
+        self.out.put(
+            (
+                "ready",
+                plan.worker_id,
+                {
+                    "sockets": len(self.sockets),
+                    "connect_failures": dict(self.connect_failures),
+                    "connect_seconds": connect_seconds,
+                },
             )
-            connect_seconds = time.monotonic() - connect_started
-            # Warm the HTTP pool is deliberately not done: the first requests pay their TCP connect, as real ones.
-            self.out.put(
-                (
-                    "ready",
-                    plan.worker_id,
-                    {
-                        "sockets": len(self.sockets),
-                        "connect_failures": dict(self.connect_failures),
-                        "connect_seconds": connect_seconds,
-                    },
-                )
-            )
-            failures_before_run = Counter(self.connect_failures)
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(None, self.start_event.wait)
-            t0 = float(self.t0.value)
-            await asyncio.sleep(max(0.0, t0 - time.monotonic()))
-            await self._send_all(http, t0)
-            sent_end = time.monotonic()
-            self.state.sending_done = True
-            if self.late_connects:
-                await asyncio.gather(*self.late_connects.values())
-                self.late_connect_window[1] = time.monotonic()
-            # Drain: until every 202 of a socket-holding buyer has its final event, the parent says stop,
-            # or the drain timeout passes (then the missing ones count as lost notifications).
-            while self.state.awaiting and not self.stop_event.is_set():
-                if time.monotonic() - sent_end > plan.drain_timeout:
-                    break
-                await asyncio.sleep(0.02)
-            drained_at = time.monotonic()
-            reporter.cancel()
-            self.out.put(("progress", self.plan.worker_id, self._progress()))
-            result = {
-                "requests": self.requests,
-                "events": {b: [(t, e) for t, e in conn.events] for b, conn in self.sockets.items()},
-                "other_events": sum(c.other_events for c in self.sockets.values()),
-                "socket_buyers": sorted(self.sockets),
-                "sockets_closed_by_server": sum(1 for c in self.sockets.values() if c.closed_by_server),
-                "connect_times": self.connect_times,
-                "connect_failures": dict(self.connect_failures),
-                "connect_seconds": connect_seconds,
-                "errors": dict(self.state.errors),
-                "sent_end": sent_end,
-                "drained_at": drained_at,
-                "late_sockets": len(self.late_connects),
-                "late_connect_window": self.late_connect_window,
-                "late_connect_failures": dict(self.connect_failures - failures_before_run),
-                # wall clock minus monotonic clock, to compare event times with Redis timestamps (ms)
-                "clock_offset": time.time() - time.monotonic(),
-            }
-            self.out.put(("result", plan.worker_id, result))
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.gather(*(c.close() for c in self.sockets.values())), 10)
-            http.close()
+        )
+        failures_before_run = Counter(self.connect_failures)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.start_event.wait)
+        t0 = float(self.t0.value)
+        await asyncio.sleep(max(0.0, t0 - time.monotonic()))
+        await self._send_all(http, t0)
+        sent_end = time.monotonic()
+        self.state.sending_done = True
+        if self.late_connects:
+            await asyncio.gather(*self.late_connects.values())
+            self.late_connect_window[1] = time.monotonic()
+        # Drain: until every 202 of a socket-holding buyer has its final event, the parent says stop,
+        # or the drain timeout passes (then the missing ones count as lost notifications).
+        while self.state.awaiting and not self.stop_event.is_set():
+            if time.monotonic() - sent_end > plan.drain_timeout:
+                break
+            await asyncio.sleep(0.02)
+        drained_at = time.monotonic()
+        reporter.cancel()
+        self.out.put(("progress", self.plan.worker_id, self._progress()))
+        result = {
+            "requests": self.requests,
+            "events": {b: [(t, e) for t, e in conn.events] for b, conn in self.sockets.items()},
+            "other_events": sum(c.other_events for c in self.sockets.values()),
+            "socket_buyers": sorted(self.sockets),
+            "sockets_closed_by_server": sum(1 for c in self.sockets.values() if c.closed_by_server),
+            "connect_times": self.connect_times,
+            "connect_failures": dict(self.connect_failures),
+            "connect_seconds": connect_seconds,
+            "errors": dict(self.state.errors),
+            "sent_end": sent_end,
+            "drained_at": drained_at,
+            "late_sockets": len(self.late_connects),
+            "late_connect_window": self.late_connect_window,
+            "late_connect_failures": dict(self.connect_failures - failures_before_run),
+            # wall clock minus monotonic clock, to compare event times with Redis timestamps (ms)
+            "clock_offset": time.time() - time.monotonic(),
+        }
+        self.out.put(("result", plan.worker_id, result))
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*(c.close() for c in self.sockets.values())), 10)
+        http.close()

@@ -1,4 +1,4 @@
-"""The notifier's two numbers to reach (issue 4): sockets held by one process, and decision-to-socket latency.
+"""The notifier's own numbers: sockets held by one process, decision-to-socket latency, and buyers leaving.
 
     python -m bench.notifier_scale                  # a private redis-server + one notifier, both tests
     python -m bench.notifier_scale --tests fanout --fanout-sockets 10000
@@ -22,6 +22,10 @@ over a hand-rolled websocket, with no task per socket:
     server: 0{"sid":..}        client: 40{"token":".."}        server: 40{"sid":..}  (or 44{"message":..})
     server: 2                  client: 3                       (Engine.IO ping / pong)
     server: 42["order",{..}]                                   (an event)
+
+Test "leave": N sockets (10,000); decisions flow at --rate to the first half while the other half leaves at once
+(every socket closed together, as when a sale ends and its buyers close their tabs); the figure is publication ->
+receipt of the decisions published until the notifier has forgotten the sockets that left (target p99 <= 100 ms).
 
 Also measured: the connect ramp (rate, connect time, notifier CPU and RSS), and at the end a mass disconnect (every
 socket closed at once, as after a network blip or a proxy restart): how long until the notifier has forgotten
@@ -344,6 +348,9 @@ class _Worker:
                 for s in self.sockets.values():
                     s.close()
                 self.sockets.clear()
+            elif command == "disconnect_from":  # the sockets with an index >= arg leave, the others stay
+                for index in [i for i in self.sockets if i >= arg]:
+                    self.sockets.pop(index).close()
             elif command == "close":
                 for s in self.sockets.values():
                     s.close()
@@ -807,6 +814,7 @@ class Bench:
         sockets: int,
         replies: list[dict[str, Any]],
         warmup: float = 0.0,
+        window: tuple[float, float] | None = None,
     ) -> dict[str, Any]:
         """expected: order id -> (socket index, publish time); warmup: seconds from the first publication left
         out of latency_ms_after_warmup (first calls of every code path, a GC right after the connects)."""
@@ -847,6 +855,8 @@ class Bench:
             "compressed_frames_so_far": sum(r["compressed_frames"] for r in replies),
             "latency_ms": percentiles(latencies),
             "latency_ms_after_warmup": percentiles([ms for t, ms in timeline if t >= began + warmup]),
+            # decisions published while a window was open (in `leave`: while the leaving sockets were forgotten)
+            "latency_ms_in_window": percentiles([ms for t, ms in timeline if window and window[0] <= t <= window[1]]),
             "slow_episodes": slow_episodes(timeline, self.args.slow_ms),
             "last_receipt": last_receipt,
             "per_socket": per_socket,
@@ -949,18 +959,13 @@ class Bench:
         )
         return result
 
-    def latency(self, sockets: int) -> dict[str, Any]:
-        self.pool.call("reset")
-        time.sleep(self.args.quiet)
-        rate, duration, batch = self.args.rate, self.args.duration, self.args.latency_batch
+    def _publish_steady(
+        self, sockets: int, duration: float, expected: dict[str, tuple[int, float]], receivers: set[int]
+    ) -> tuple[float, float]:
+        """Decisions at --rate for `duration` s to sockets 0..sockets-1 in turn; returns (seconds, max lag)."""
+        rate, batch = self.args.rate, self.args.latency_batch
         messages = int(rate * duration) // batch
         interval = batch / rate
-        spy = self._profiled("latency")
-        before = delivery_buckets(self.target.notifier_url)
-        meter = CpuMeter(self.pids)
-        meter.start()
-        expected: dict[str, tuple[int, float]] = {}
-        receivers: set[int] = set()
         next_socket, position, max_lag = 0, 0, 0.0
         began = time.perf_counter() + 0.01
         wall_began = time.time()
@@ -983,7 +988,70 @@ class Bench:
             receivers.add(n)
             for order_id, index in ids:
                 expected[order_id] = (index, t)
-        publish_seconds = time.time() - wall_began
+        return time.time() - wall_began, max_lag
+
+    def leave(self, sockets: int) -> dict[str, Any]:
+        """Half the sockets leave at once while decisions keep flowing to the other half at --rate: how late are the
+        events of those who stay while the notifier forgets those who left?"""
+        stay = sockets // 2
+        gauge = "firstin_notifier_connected_sockets"
+        self.pool.call("reset")
+        time.sleep(self.args.quiet)
+        spy = self._profiled("leave")
+        meter = CpuMeter(self.pids)
+        meter.start()
+        expected: dict[str, tuple[int, float]] = {}
+        receivers: set[int] = set()
+        window: dict[str, float] = {}
+
+        def leave_midway() -> None:
+            time.sleep(self.args.leave_after)
+            window["began"] = time.time()
+            self.pool.call("disconnect_from", [stay] * len(self.pool.conns))
+            while time.time() - window["began"] < 60:
+                value, _ = scrape_gauge(self.target.notifier_url, gauge)
+                if value is not None and value <= stay:
+                    break
+                time.sleep(0.05)
+            window["ended"] = time.time()
+
+        leaver = threading.Thread(target=leave_midway, daemon=True)
+        leaver.start()
+        publish_seconds, max_lag = self._publish_steady(stay, self.args.duration, expected, receivers)
+        leaver.join()
+        self.pool.connected = stay
+        self.wait_for(len(expected), 30, self.args.settle)
+        cpu = meter.stop()
+        profile = spy.stop() if spy else None
+        result = self.analyse(expected, stay, self.pool.call("collect"), window=(window["began"], window["ended"]))
+        result.pop("per_socket")
+        result.pop("last_receipt")
+        result.update(
+            {
+                "sockets": stay,
+                "sockets_left": sockets - stay,
+                "target_rate": self.args.rate,
+                "achieved_rate": round(len(expected) / publish_seconds, 1),
+                "publish_seconds": round(publish_seconds, 2),
+                "publisher_max_lag_ms": round(max_lag * 1000, 2),
+                "seconds_until_forgotten": round(window["ended"] - window["began"], 2),
+                "cpu": cpu,
+                "profile": profile,
+            }
+        )
+        return result
+
+    def latency(self, sockets: int) -> dict[str, Any]:
+        self.pool.call("reset")
+        time.sleep(self.args.quiet)
+        rate, batch = self.args.rate, self.args.latency_batch
+        spy = self._profiled("latency")
+        before = delivery_buckets(self.target.notifier_url)
+        meter = CpuMeter(self.pids)
+        meter.start()
+        expected: dict[str, tuple[int, float]] = {}
+        receivers: set[int] = set()
+        publish_seconds, max_lag = self._publish_steady(sockets, self.args.duration, expected, receivers)
         self.wait_for(len(expected), 30, self.args.settle)
         cpu = meter.stop()
         after = delivery_buckets(self.target.notifier_url)
@@ -1049,6 +1117,15 @@ def print_table(results: dict[str, Any]) -> None:
                 and not r["misdelivered"]
             )
             load = f"{r['sockets']} sockets, {r['messages']} msgs x {r['batch']} decisions"
+        elif name.startswith("leave"):
+            win = r["latency_ms_in_window"]
+            target = "p99 <= 100 ms for those who stay while the others leave"
+            ok = win["p99"] is not None and win["p99"] <= 100 and not r["missing"] and not r["misdelivered"]
+            load = (
+                f"{r['sockets']} stay, {r['sockets_left']} leave at once (forgotten in "
+                f"{r['seconds_until_forgotten']} s, p99 meanwhile {win['p99']} ms over {win['n']} decisions), "
+                f"{r['achieved_rate']}/s x {r['publish_seconds']} s"
+            )
         else:
             target = "p99 < 20 ms"
             ok = lat["p99"] is not None and lat["p99"] < 20 and not r["missing"] and not r["misdelivered"]
@@ -1162,10 +1239,14 @@ def wait_quiet(timeout: float, busy_percent: float = 15.0) -> float:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench.notifier_scale",
-        description="Sockets held and decision-to-socket latency of one notifier process (issue 4's numbers).",
+        description="Sockets held, decision-to-socket latency and a mass leave, for one notifier process.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--tests", default="latency,fanout", help="comma-separated, run in this order: latency, fanout")
+    p.add_argument(
+        "--tests", default="latency,fanout", help="comma-separated, run in this order: latency, fanout, leave"
+    )
+    p.add_argument("--leave-sockets", type=int, default=10_000, help="sockets of the leave test; half of them leave")
+    p.add_argument("--leave-after", type=float, default=2.0, help="leave test: seconds of publishing before they go")
     p.add_argument("--fanout-sockets", type=int, default=10_000, help="sockets of the fan-out test")
     p.add_argument("--fanout-rounds", type=int, default=3, help="fan-outs in a row to the same sockets")
     p.add_argument("--batch", type=int, default=200, help="decisions per published message (fan-out)")
@@ -1210,7 +1291,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = p.parse_args(argv)
     args.tests = [t.strip() for t in args.tests.split(",") if t.strip()]
-    unknown = set(args.tests) - {"latency", "fanout"}
+    unknown = set(args.tests) - {"latency", "fanout", "leave"}
     if unknown:
         p.error(f"unknown tests: {', '.join(sorted(unknown))}")
     return args
@@ -1218,7 +1299,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    needed = max(args.fanout_sockets if "fanout" in args.tests else 0, args.latency_sockets) + 1024
+    needed = (
+        max(
+            args.fanout_sockets if "fanout" in args.tests else 0,
+            args.leave_sockets if "leave" in args.tests else 0,
+            args.latency_sockets,
+        )
+        + 1024
+    )
     nofile = raise_nofile(needed)  # before the notifier starts: it inherits the limit
     if nofile < needed:
         print(f"warning: open-files limit {nofile} < {needed}: the notifier may refuse sockets")
@@ -1255,6 +1343,14 @@ def main(argv: list[str] | None = None) -> int:
                         name += f" #{sum(1 for n in results['tests'] if n.startswith(name)) + 1}"
                     results["tests"][name] = bench.latency(args.latency_sockets)
                     _print_brief(name, results["tests"][name])
+                elif test == "leave":
+                    results["connect"].append(bench.connect(args.leave_sockets))
+                    print(
+                        f"leave: {args.leave_sockets} sockets, decisions at {args.rate}/s to half of them, the other"
+                        f" half leaving at once after {args.leave_after} s ..."
+                    )
+                    results["tests"][f"leave@{args.leave_sockets}"] = bench.leave(args.leave_sockets)
+                    _print_brief(f"leave@{args.leave_sockets}", results["tests"][f"leave@{args.leave_sockets}"])
                 else:
                     results["connect"].append(bench.connect(args.fanout_sockets))
                     print(f"fanout: {args.fanout_sockets} sockets, one decision each, {args.batch} per message ...")

@@ -1,10 +1,13 @@
-"""A lean Socket.IO client for the load generator: Engine.IO v4 over the websocket transport, on aiohttp.
+"""A lean Socket.IO client for the load generator: Engine.IO v4 over the websocket transport, as a bare asyncio
+protocol (no task, no reader loop, no HTTP client library per socket).
 
 python-socketio's AsyncClient is the reference client (the tests use it), but it costs several tasks, a
-reconnection machinery and a few hundred kB per connection; ten thousand of them do not fit next to the
-services on a 2-core machine. This client speaks the same wire protocol as a browser on the websocket
-transport (no long-polling first):
+reconnection machinery and a few hundred kB per connection, and an aiohttp websocket costs the load generator
+about as much CPU per connect as the notifier spends accepting it. On a 2-core machine the generator shares the
+cores with the system under test, so every millisecond it spends is one the system does not get. This client
+speaks the same wire protocol as a browser on the websocket transport (no long-polling first):
 
+    client: GET /socket.io/?EIO=4&transport=websocket (Upgrade: websocket)
     server: 0{"sid":..,"pingInterval":..}       Engine.IO OPEN
     client: 40{"token":"..."}                    Socket.IO CONNECT to "/" with the auth payload
     server: 40{"sid":..} | 44{"message":..}      connected | refused
@@ -16,68 +19,130 @@ with the time the order's 202 came back.
 """
 
 import asyncio
+import base64
+import contextlib
 import json
+import os
 import time
 from collections.abc import Callable
-from typing import Any
-
-import aiohttp
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 EventHandler = Callable[["BuyerConnection", float, dict[str, Any]], None]
+
+_HANDSHAKE, _OPENING, _CONNECTING, _CONNECTED, _CLOSED = range(5)
 
 
 class SocketRefused(Exception):
     """The notifier answered CONNECT with an error (44): a bad or expired token."""
 
 
-class BuyerConnection:
+class BuyerConnection(asyncio.Protocol):
     """One buyer's socket. `events` holds (monotonic time, payload) of every `order` event, in order."""
-
-    __slots__ = ("_reader", "buyer", "closed_by_server", "events", "on_event", "other_events", "replayed", "ws")
 
     def __init__(self, buyer: int, on_event: EventHandler | None = None):
         self.buyer = buyer
         self.on_event = on_event
-        self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.events: list[tuple[float, dict[str, Any]]] = []
-        self.other_events = 0  # events of other names (progress, shutdown...), counted, not kept
         self.replayed: list[dict[str, Any]] = []  # payloads of `replayed`: the replay on connect is done
+        self.other_events = 0  # events of other names (progress, shutdown...), counted, not kept
         self.closed_by_server = False
-        self._reader: asyncio.Task[None] | None = None
+        self._state = _HANDSHAKE
+        self._token = ""
+        self._host = ""
+        self._buf = bytearray()
+        self._transport: asyncio.Transport | None = None
+        self._ready: asyncio.Future[None] | None = None
 
-    async def connect(self, session: aiohttp.ClientSession, notifier_url: str, token: str, timeout: float) -> None:
-        url = notifier_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1).rstrip("/")
-        ws = await session.ws_connect(
-            f"{url}/socket.io/?EIO=4&transport=websocket",
-            autoping=True,
-            autoclose=True,
-            compress=0,
-            timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
-        )
-        self.ws = ws
+    async def connect(self, notifier_url: str, token: str, timeout: float) -> None:
+        url = urlsplit(notifier_url)
+        host, port = url.hostname or "127.0.0.1", url.port or 80
+        loop = asyncio.get_running_loop()
+        self._token, self._host, self._ready = token, f"{host}:{port}", loop.create_future()
         try:
             async with asyncio.timeout(timeout):
-                opening = await ws.receive()
-                if opening.type != aiohttp.WSMsgType.TEXT or not opening.data.startswith("0"):
-                    raise ConnectionError(f"no Engine.IO open packet: {opening.type} {opening.data!r}")
-                await ws.send_str("40" + json.dumps({"token": token}, separators=(",", ":")))
-                while True:
-                    msg = await ws.receive()
-                    if msg.type != aiohttp.WSMsgType.TEXT:
-                        raise ConnectionError(f"socket closed during connect: {msg.type} {msg.data!r}")
-                    data: str = msg.data
-                    if data == "2":
-                        await ws.send_str("3")
-                    elif data.startswith("40"):
-                        break
-                    elif data.startswith("44"):
-                        raise SocketRefused(data[2:])
-                    elif data.startswith("42"):
-                        self._dispatch(data)
+                await loop.create_connection(lambda: self, host, port)
+                await self._ready
         except BaseException:
-            await ws.close()
+            self._close_transport()
             raise
-        self._reader = asyncio.create_task(self._read())
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self._transport.write(
+            (
+                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+                f"Host: {self._host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._state != _CLOSED:
+            self.closed_by_server = True
+        self._state = _CLOSED
+        self._fail(ConnectionError(f"socket closed during connect: {exc!r}"))
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._buf
+        buf += data
+        if self._state == _HANDSHAKE:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(buf[:end])
+            del buf[: end + 4]
+            if not head.startswith(b"HTTP/1.1 101"):
+                self._fail(ConnectionError(f"websocket handshake refused: {head[:200]!r}"))
+                return
+            self._state = _OPENING
+        while len(buf) >= 2:
+            b0, b1 = buf[0], buf[1]
+            n, pos = b1 & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    return
+                n, pos = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    return
+                n, pos = int.from_bytes(buf[2:10], "big"), 10
+            end = pos + n
+            if len(buf) < end:
+                return
+            payload = bytes(buf[pos:end])
+            del buf[:end]
+            opcode = b0 & 0x0F
+            if opcode == 1:  # text: the server sends each Engine.IO packet as one unfragmented text message
+                self._packet(payload.decode())
+            elif opcode == 9:  # websocket ping: pong with the same payload
+                self._send(0xA, payload)
+            elif opcode == 8:
+                self.closed_by_server = True
+                self._fail(ConnectionError("closed by the server"))
+                self._close_transport()
+
+    # -- Engine.IO / Socket.IO ----------------------------------------------------------------------------
+    def _packet(self, text: str) -> None:
+        if text.startswith("42"):
+            self._dispatch(text)
+        elif text == "2":
+            self._send(0x1, b"3")
+        elif self._state == _OPENING and text.startswith("0"):
+            self._send(0x1, ("40" + json.dumps({"token": self._token}, separators=(",", ":"))).encode())
+            self._state = _CONNECTING
+        elif self._state == _CONNECTING and text.startswith("40"):
+            self._state = _CONNECTED
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_result(None)
+        elif text.startswith("44"):
+            self._fail(SocketRefused(text[2:]))
+            self._close_transport()
+        elif text.startswith("41") or text == "1":
+            self.closed_by_server = True
+            self._close_transport()
 
     def _dispatch(self, data: str) -> None:
         now = time.monotonic()
@@ -94,33 +159,34 @@ class BuyerConnection:
         else:
             self.other_events += 1
 
-    async def _read(self) -> None:
-        assert self.ws is not None
-        ws = self.ws
-        async for msg in ws:
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                break
-            data: str = msg.data
-            if data.startswith("42"):
-                self._dispatch(data)
-            elif data == "2":
-                await ws.send_str("3")
-            elif data.startswith("41") or data == "1":
-                self.closed_by_server = True
-                break
-        if not ws.closed and not self.closed_by_server:
-            self.closed_by_server = True
+    def _send(self, opcode: int, payload: bytes) -> None:
+        # Client frames must be masked; an all-zero masking key leaves the payload as it is (cheap, and valid).
+        n = len(payload)
+        if n < 126:
+            header = bytes((0x80 | opcode, 0x80 | n))
+        elif n < 65536:
+            header = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+        else:
+            header = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(header + b"\0\0\0\0" + payload)
+
+    def _fail(self, exc: Exception) -> None:
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_exception(exc)
+            self._ready.exception()  # retrieved here: connect() raises it
+
+    def _close_transport(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
 
     @property
     def connected(self) -> bool:
-        return self.ws is not None and not self.ws.closed and not self.closed_by_server
+        return self._state == _CONNECTED and not self.closed_by_server
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-        if self.ws is not None and not self.ws.closed:
-            try:
-                await self.ws.send_str("41")
-            except (ConnectionError, RuntimeError):
-                pass
-            await self.ws.close()
+        if self._state == _CONNECTED:
+            with contextlib.suppress(Exception):
+                self._send(0x1, b"41")
+        self._state = _CLOSED
+        self._close_transport()

@@ -207,6 +207,12 @@ def _machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / ticks
 
 
+def _stolen_seconds() -> float:
+    """CPU time the hypervisor gave to other machines while ours wanted it (steal, the 8th field of /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    return int(fields[7]) / os.sysconf("SC_CLK_TCK")
+
+
 class CpuMeter:
     """How busy the machine was during a run, and how much of that was not this benchmark (other processes
     on a shared machine make every figure worse: the JSON says how much there was)."""
@@ -217,6 +223,7 @@ class CpuMeter:
         self.named0: dict[str, float] = {}
         self.started = 0.0
         self.busy0 = 0.0
+        self.stolen0 = 0.0
         self.ours0 = 0.0
         self.loadavg = ""
 
@@ -226,6 +233,7 @@ class CpuMeter:
         self.loadavg = Path("/proc/loadavg").read_text().strip()
         self.started = time.monotonic()
         self.busy0 = _machine_busy_seconds()
+        self.stolen0 = _stolen_seconds()
         self.ours0 = tree_cpu_seconds(os.getpid()) or 0.0
         self.named0 = {name: tree_cpu_seconds(pid) or 0.0 for name, pid in self.named.items()}
         return self
@@ -235,6 +243,7 @@ class CpuMeter:
 
         elapsed = time.monotonic() - self.started
         busy = _machine_busy_seconds() - self.busy0
+        stolen = _stolen_seconds() - self.stolen0
         ours = (tree_cpu_seconds(os.getpid()) or 0.0) - self.ours0
         cores = os.cpu_count() or 1
         per_process: dict[str, float | None] = {}
@@ -249,6 +258,8 @@ class CpuMeter:
             "machine_busy_pct": round(100 * busy / (elapsed * cores), 1) if elapsed else None,
             "benchmark_and_services_pct": round(100 * ours / (elapsed * cores), 1) if elapsed else None,
             "other_processes_pct": round(100 * max(0.0, busy - ours) / (elapsed * cores), 1) if elapsed else None,
+            # A virtual machine's neighbours: CPU time taken away from this one (a run with much of it is inconclusive)
+            "stolen_by_hypervisor_pct": round(100 * stolen / (elapsed * cores), 1) if elapsed else None,
         }
 
 

@@ -24,6 +24,9 @@ class Target:
     token_secret: str | None  # None: buyers' tokens come from their first 202
     redis_url: str | None  # None: no Redis-side audit or sampling
     api_workers: int | None = None
+    # Every notifier replica's URL, the first being notifier_url. Buyers are spread among them as a load balancer
+    # in front of the replicas would (each replica serves its own sockets: no sticky sessions with websockets).
+    notifier_urls: list[str] = field(default_factory=list)
     stack: Stack | None = None
     started_here: bool = False
     redis_pid: int | None = None
@@ -39,7 +42,8 @@ class Target:
     def pids(self) -> dict[str, int]:
         if self.stack is None:
             return {}
-        return {s.name: s.pid for s in self.stack.services if s.process is not None}
+        services = [*self.stack.services, *self.stack.replicas]
+        return {s.name: s.pid for s in services if s.process is not None}
 
     def create_product(self, sku: str, stock: int) -> dict[str, Any]:
         response = httpx.put(
@@ -57,6 +61,7 @@ class Target:
             "started_here": self.started_here,
             "api_url": self.api_url,
             "notifier_url": self.notifier_url,
+            "notifier_replicas": len(self.notifier_urls) or 1,
             "api_workers": self.api_workers,
             "tokens": "signed with the stack's token secret" if self.token_secret else "from each buyer's first 202",
             "redis_audit": self.redis_url is not None,
@@ -81,6 +86,7 @@ def system(
     admin_token: str | None,
     token_secret: str | None,
     api_workers: int,
+    notifiers: int,
     log_level: str,
     extra_env: dict[str, str],
     log: Any = print,
@@ -106,11 +112,17 @@ def system(
         config.token_secret = token_secret
     stack = Stack(config)
     try:
-        log(f"starting redis-server ({server.binary}), api ({api_workers} workers), processor and notifier…")
+        log(
+            f"starting redis-server ({server.binary}), api ({api_workers} workers), processor, {notifiers} notifier(s)…"
+        )
         stack.start()
+        replicas = [stack.add_notifier(f"notifier-{i + 2}") for i in range(notifiers - 1)]
+        for replica in replicas:
+            replica.wait_ready()
         yield Target(
             api_url=stack.api_url,
             notifier_url=stack.notifier_url,
+            notifier_urls=[stack.notifier_url, *(r.url for r in replicas)],
             admin_token=config.admin_token,
             token_secret=config.token_secret,
             redis_url=server.url,

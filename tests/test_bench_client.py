@@ -6,8 +6,10 @@ import json
 from urllib.parse import urlsplit
 
 import jwt
+import pytest
 
 from bench.http1 import Http1Pool
+from bench.sio import BuyerConnection, SocketRefused
 from firstin_stack import FirstinClient, unique_email, unique_sku
 
 
@@ -49,3 +51,28 @@ async def test_a_connection_closed_by_the_server_is_replaced(firstin: FirstinCli
         assert status == 422 and b"detail" in raw
     finally:
         pool.close()
+
+
+async def test_the_lean_socket_client_hears_its_order_and_the_end_of_the_replay(firstin: FirstinClient) -> None:
+    sku = unique_sku("sio")
+    await firstin.create_product(sku, stock=1)
+    order = (await firstin.place_order(unique_email(), sku)).json()
+    await firstin.wait_until_decided([order["order_id"]])
+    socket = BuyerConnection(0)
+    await socket.connect(firstin.notifier_url, order["token"], timeout=10)
+    try:
+        async with asyncio.timeout(10):
+            while not socket.replayed:  # noqa: ASYNC110  (the client keeps no event: it is read by polling)
+                await asyncio.sleep(0.01)
+        assert [e["order_id"] for _, e in socket.events] == [order["order_id"]]
+        assert socket.events[0][1]["status"] == "accepted"
+        assert socket.replayed == [{"orders": 1}]
+        assert socket.connected
+    finally:
+        await socket.close()
+
+
+async def test_the_lean_socket_client_reports_a_refusal(firstin: FirstinClient) -> None:
+    socket = BuyerConnection(0)
+    with pytest.raises(SocketRefused, match="invalid token"):
+        await socket.connect(firstin.notifier_url, "not.a.token", timeout=10)

@@ -8,7 +8,6 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import pytest
 
 from bench.http1 import Http1Pool
@@ -72,7 +71,7 @@ async def test_a_storm_of_new_sockets_tells_every_buyer_its_own_outcome_once(fir
     buyers: list[StormBuyer] = []
     refused_at_door = 0
 
-    async def buy(i: int, ws: aiohttp.ClientSession) -> None:
+    async def buy(i: int) -> None:
         nonlocal refused_at_door
         body = json.dumps({"email": unique_email("storm"), "sku": sku}).encode()
         async with gate:
@@ -88,19 +87,18 @@ async def test_a_storm_of_new_sockets_tells_every_buyer_its_own_outcome_once(fir
                 buyer.socket = await firstin.listen_for(buyer.order["token"], replayed=False, timeout=30)
             else:
                 buyer.socket = BuyerConnection(i)
-                await buyer.socket.connect(ws, firstin.notifier_url, buyer.order["token"], timeout=30)
+                await buyer.socket.connect(firstin.notifier_url, buyer.order["token"], timeout=30)
 
     started = time.monotonic()
     try:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, force_close=True)) as ws:
-            await asyncio.gather(*(buy(i, ws) for i in range(count)))
-            connected_in = time.monotonic() - started
-            await _until_everyone_replayed_and_told(buyers, timeout=30)
-            # A duplicate would be a replay racing a live event: both have come by the time `replayed` has.
-            _assert_each_told_its_own_outcome_once(buyers)
-            await asyncio.gather(*(b.socket.close() for b in buyers if isinstance(b.socket, BuyerConnection)))
+        await asyncio.gather(*(buy(i) for i in range(count)))
+        connected_in = time.monotonic() - started
+        await _until_everyone_replayed_and_told(buyers, timeout=30)
+        # A duplicate would be a replay racing a live event: both have come by the time `replayed` has.
+        _assert_each_told_its_own_outcome_once(buyers)
     finally:
         http.close()
+        await asyncio.gather(*(b.socket.close() for b in buyers if isinstance(b.socket, BuyerConnection)))
 
     assert len(buyers) >= stock, f"{len(buyers)} buyers got in line ({refused_at_door} refused at the door)"
     assert len(buyers) + refused_at_door == count
