@@ -37,7 +37,7 @@ clean:
 	rm -rf $(VENV) .tools .pytest_cache
 
 # `make bench`: the load benchmark in bench/ (see docs/benchmarks.md). One scenario with SCENARIO=door, processor,
-# stampede, pipeline or steady; more options with BENCH_ARGS (`$(PY) -m bench --help`).
+# stampede, pipeline, steady, storm or connects; more options with BENCH_ARGS (`$(PY) -m bench --help`).
 .PHONY: bench
 SCENARIO ?= all
 bench: $(VENV)/.synced

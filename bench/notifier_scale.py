@@ -998,6 +998,7 @@ class Bench:
         self.pool.call("reset")
         time.sleep(self.args.quiet)
         spy = self._profiled("leave")
+        before = delivery_buckets(self.target.notifier_url)
         meter = CpuMeter(self.pids)
         meter.start()
         expected: dict[str, tuple[int, float]] = {}
@@ -1022,6 +1023,7 @@ class Bench:
         self.pool.connected = stay
         self.wait_for(len(expected), 30, self.args.settle)
         cpu = meter.stop()
+        after = delivery_buckets(self.target.notifier_url)
         profile = spy.stop() if spy else None
         result = self.analyse(expected, stay, self.pool.call("collect"), window=(window["began"], window["ended"]))
         result.pop("per_socket")
@@ -1035,6 +1037,7 @@ class Bench:
                 "publish_seconds": round(publish_seconds, 2),
                 "publisher_max_lag_ms": round(max_lag * 1000, 2),
                 "seconds_until_forgotten": round(window["ended"] - window["began"], 2),
+                "notifier_emit_delay": bucket_quantiles(before, after),
                 "cpu": cpu,
                 "profile": profile,
             }
