@@ -1,4 +1,8 @@
-"""Refuse request bodies over a small limit with 413 before they are read into memory."""
+"""Refuse request bodies over a small limit with 413 before they are read into memory.
+
+A chunked body (no Content-Length) is read here, up to the limit, before the app sees it: an app that reads the
+body itself turns any error raised while reading into its own answer (FastAPI answers 400), so the limit must
+be decided before the app starts."""
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,25 +22,36 @@ class BodySizeLimit:
             await self._too_large(scope, receive, send)
             return
 
+        if declared is not None:
+            await self.app(scope, receive, send)  # within the limit, and the server stops at the declared length
+            return
+        chunks: list[bytes] = []
         received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            received += len(message.get("body", b""))
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([], message, receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
             if received > self.max_bytes:
-                raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._too_large(scope, receive, send)
+                await self._too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], None, receive), send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, status_code=413)
         await response(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+def _replay(messages: list[Message], last: Message | None, receive: Receive) -> Receive:
+    """A `receive` that first hands out what was already read, then reads on."""
+    pending = [*messages, *([last] if last is not None else [])]
+
+    async def replayed() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replayed

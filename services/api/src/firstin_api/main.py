@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from faststream.redis import RedisBroker
@@ -23,6 +24,7 @@ from firstin_api.routes import router
 from firstin_api.settings import ApiSettings, get_settings
 from firstin_api.static_files import STATIC_DIR
 from firstin_api.store import OrderStore, RateLimits
+from firstin_api.validation import validation_failed
 from firstin_api.wire import JsonEnvelopeFormat
 
 log = logging.getLogger("firstin.api")
@@ -85,6 +87,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(router)
     app.include_router(admin.router)
+
+    app.add_exception_handler(RequestValidationError, validation_failed)
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)

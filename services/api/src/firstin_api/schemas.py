@@ -19,7 +19,8 @@ class OrderCreate(BaseModel):
 
     email: Email
     sku: Sku = DEFAULT_SKU
-    quantity: int = Field(default=1, ge=1, le=1000)
+    # strict: JSON `true` is not a quantity of 1, nor `2.0` one of 2
+    quantity: int = Field(default=1, ge=1, le=1000, strict=True)
 
 
 class BuyCreate(BaseModel):
@@ -103,8 +104,8 @@ class ProductOverviewPublic(ProductPublic):
 class ProductConfigure(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    stock: int = Field(ge=0, le=10_000_000)
-    per_customer_limit: int | None = Field(default=None, ge=1)
+    stock: int = Field(ge=0, le=10_000_000, strict=True)
+    per_customer_limit: int | None = Field(default=None, ge=1, strict=True)
 
 
 class ErrorPublic(BaseModel):
