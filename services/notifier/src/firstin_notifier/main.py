@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from firstin_contracts import (
     ORDER_EVENT,
@@ -39,6 +40,7 @@ from firstin_contracts import (
     verify_buyer_token,
 )
 from firstin_notifier import metrics
+from firstin_notifier.limits import BodySizeLimit
 from firstin_notifier.manager import IndexedRoomsManager
 from firstin_notifier.outcomes import OutcomeSubscription
 from firstin_notifier.pending import PendingUpdates
@@ -60,12 +62,24 @@ def line_room(sku: str) -> str:
     return f"line:{sku}"
 
 
+class NotifierApp(socketio.ASGIApp):  # type: ignore[misc]  # untyped library
+    """python-socketio's ASGI app (Socket.IO at SOCKETIO_PATH, the rest to the HTTP app) behind the body size limit."""
+
+    def __init__(self, sio: socketio.AsyncServer, http_app: Starlette, *, max_body_bytes: int):
+        super().__init__(sio, other_asgi_app=http_app, socketio_path=SOCKETIO_PATH)
+        self._limited = BodySizeLimit(super().__call__, max_bytes=max_body_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._limited(scope, receive, send)
+
+
 def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
     settings = settings or get_settings()
     sio = socketio.AsyncServer(
         async_mode="asgi",
         cors_allowed_origins=settings.cors_allowed_origins,
         client_manager=IndexedRoomsManager(),
+        max_http_buffer_size=settings.max_message_bytes,
         logger=False,
         engineio_logger=False,
     )
@@ -218,4 +232,4 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
         routes=[Route("/livez", livez), Route("/readyz", readyz), Mount("/metrics", make_asgi_app())],
         lifespan=lifespan,
     )
-    return socketio.ASGIApp(sio, other_asgi_app=http_app, socketio_path=SOCKETIO_PATH)
+    return NotifierApp(sio, http_app, max_body_bytes=settings.max_message_bytes)

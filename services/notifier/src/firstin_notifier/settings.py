@@ -25,6 +25,9 @@ class NotifierSettings(BaseSettings):
     # How long a "pending, #k in line" event waits; an order decided meanwhile sends its decision alone (pending.py).
     # 0 sends every pending event at once.
     pending_event_delay_seconds: float = Field(default=0.1, ge=0, le=5)
+    # The largest HTTP body (a long-polling POST) or websocket message a client may send; larger: 413, or the
+    # socket closed. A client sends its token and pongs: a few hundred bytes.
+    max_message_bytes: int = Field(default=16_384, ge=1_024, le=1_000_000)
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
