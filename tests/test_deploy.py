@@ -528,3 +528,21 @@ def test_image_installs_every_package_the_service_imports(name: str) -> None:
         f"firstin-{name} imports {missing} (module: distributions) but does not depend on them: "
         f"add them to services/{name}/pyproject.toml and run `uv lock`"
     )
+
+
+@pytest.mark.parametrize("overlay", ["prod", "prod-managed-redis"])
+def test_prod_overlays_name_the_proxies_the_api_and_notifier_believe(
+    overlay: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind an ingress, the per-IP limit needs the client's address from the proxy's X-Forwarded-For; only the
+    proxies named in FIRSTIN_TRUSTED_PROXIES are believed (a placeholder range, commented, to be set per cluster)."""
+    docs = render(f"overlays/{overlay}")
+    for w in workloads(docs):
+        service = service_of(w)
+        if service is None or service.name not in ("api", "notifier"):
+            continue
+        env = pod_env(docs, container(w))
+        assert env.get("FIRSTIN_TRUSTED_PROXIES"), f"{overlay}/{service.name}: FIRSTIN_TRUSTED_PROXIES unset"
+        settings = load_settings(service, env, monkeypatch)
+        assert settings.trusted_proxies and all("/" in p for p in settings.trusted_proxies), settings.trusted_proxies
+    assert "PLACEHOLDER" in (DEPLOY / "overlays" / "prod" / "kustomization.yaml").read_text()

@@ -156,3 +156,12 @@ async def test_the_sold_out_fast_path_answers_like_the_full_path(firstin: Firsti
     await firstin.create_product(sku, stock=1)  # restocked: the door reopens within the cache's 0.1 s
     await asyncio.sleep(0.2)
     assert (await firstin.place_order(unique_email(), sku)).status_code == 202
+
+
+async def test_unknown_skus_leave_no_per_sku_state_behind(firstin: FirstinClient) -> None:
+    """Requests for made-up skus must not add a metric label (or anything else) per sku."""
+    made_up = [unique_sku("madeup") for _ in range(200)]
+    answers = await asyncio.gather(*(firstin.place_order(unique_email(), sku) for sku in made_up))
+    assert {a.status_code for a in answers} == {404}
+    metrics = (await firstin.http.get("/metrics/")).text
+    assert not [sku for sku in made_up if sku in metrics], "no label for a product that does not exist"

@@ -112,3 +112,32 @@ async def test_notifier_sigterm_tells_clients_then_closes_for_reconnect(private_
     assert notices == [{"reason": "server restarting, reconnect"}]
     assert reasons and reasons[0] != "io server disconnect", "a transport close, which clients retry"
     assert "Application shutdown complete" in stack.notifier.tail_log()
+
+
+@pytest.mark.parametrize("trusted", ["", "127.0.0.1/32"])
+async def test_the_per_ip_limit_believes_forwarded_addresses_from_trusted_proxies_only(
+    tmp_path, client_of, trusted: str
+) -> None:
+    from firstin_stack import RedisServer, Stack, StackConfig
+
+    with RedisServer() as server:
+        env = {
+            "FIRSTIN_RATE_LIMIT_PER_IP": "5",
+            "FIRSTIN_RATE_LIMIT_PER_EMAIL": "0",
+            "FIRSTIN_TRUSTED_PROXIES": trusted,
+        }
+        config = StackConfig(redis_url=server.url, log_dir=tmp_path, rate_limits=True, extra_env=env)
+        with Stack(config) as stack:
+            client = client_of(stack)
+            sku = unique_sku("proxies")
+            await client.create_product(sku, stock=100)
+            statuses = []
+            for i in range(8):  # each request claims another client address
+                response = await client.http.post(
+                    "/orders", json={"email": unique_email(), "sku": sku}, headers={"X-Forwarded-For": f"203.0.113.{i}"}
+                )
+                statuses.append(response.status_code)
+    if trusted:  # the proxy (loopback here) is believed: eight clients, one order each
+        assert statuses == [202] * 8
+    else:  # nobody is believed: one client (loopback), over its limit of 5
+        assert statuses == [202] * 5 + [429] * 3

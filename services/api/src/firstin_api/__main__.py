@@ -24,6 +24,8 @@ def main() -> None:
         http=CoalescingHttpToolsProtocol,
         log_config=logging_config(settings.log_level),
         timeout_graceful_shutdown=10,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies,
     )
 
 

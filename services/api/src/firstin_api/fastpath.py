@@ -13,6 +13,7 @@ round trip, unless the request carries an Idempotency-Key (a replay must return 
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -35,12 +36,14 @@ DoorCheck = Callable[[str], Awaitable[bool]]
 
 class DoorCache:
     """Whether a product's door is closed, as last read from Redis, for at most `ttl` seconds. The requests that
-    find it stale at the same moment share one read (in a stampede, thousands arrive in the same instant)."""
+    find it stale at the same moment share one read (in a stampede, thousands arrive in the same instant). It
+    keeps the `max_products` most recently read products: requests for made-up skus cannot grow it."""
 
-    def __init__(self, is_closed: DoorCheck, *, ttl: float):
+    def __init__(self, is_closed: DoorCheck, *, ttl: float, max_products: int = 10_000):
         self._is_closed = is_closed
         self._ttl = ttl
-        self._known: dict[str, tuple[bool, float]] = {}
+        self._max_products = max_products
+        self._known: OrderedDict[str, tuple[bool, float]] = OrderedDict()
         self._reading: dict[str, asyncio.Future[bool]] = {}
 
     async def closed(self, sku: str) -> bool:
@@ -58,6 +61,9 @@ class DoorCache:
             now = time.monotonic()
             closed = await self._is_closed(sku)
             self._known[sku] = (closed, now)
+            self._known.move_to_end(sku)
+            while len(self._known) > self._max_products:
+                self._known.popitem(last=False)
             return closed
         finally:
             del self._reading[sku]

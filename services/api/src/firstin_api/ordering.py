@@ -46,7 +46,6 @@ async def place(
 ) -> Answer:
     """Queue the order, or say why not. Redis errors propagate: the caller answers 503."""
     started = time.perf_counter()
-    metrics.ORDERS_RECEIVED.labels(order.sku).inc()
     presented = tokens.session_of(authorization, order.email)
     try:
         placed = await store.place_order(
@@ -60,12 +59,15 @@ async def place(
     except RateLimited as exc:
         return rate_limited(exc)
     except UnknownProduct:
+        # No per-sku label for a product that does not exist: made-up skus must leave nothing behind.
         metrics.ORDERS_REJECTED_AT_DOOR.labels("unknown_sku").inc()
         return Answer(404, {"detail": f"unknown sku {order.sku!r}"})
     except SoldOut:
+        metrics.ORDERS_RECEIVED.labels(order.sku).inc()
         metrics.ORDERS_REJECTED_AT_DOOR.labels(RejectReason.SOLD_OUT).inc()
         return SOLD_OUT
     except IdempotencyKeyReused:
+        metrics.ORDERS_RECEIVED.labels(order.sku).inc()
         metrics.ORDERS_REJECTED_AT_DOOR.labels("idempotency_key_reused").inc()
         error = {
             "loc": ["header", "Idempotency-Key"],
@@ -74,6 +76,7 @@ async def place(
         }
         return Answer(422, {"detail": [error]})
     record = placed.record
+    metrics.ORDERS_RECEIVED.labels(order.sku).inc()
     if not placed.replayed:
         metrics.ORDERS_QUEUED.labels(order.sku).inc()
         log.info("order queued", extra={"order_id": record.order_id, "sku": record.sku, "position": record.position})

@@ -1,8 +1,9 @@
+import ipaddress
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Usable only in dev mode: a production start with either of these is refused (see _no_dev_secrets).
 DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
@@ -40,7 +41,21 @@ class ApiSettings(BaseSettings):
     # plenty (a Redis call takes tens of microseconds), and fewer orders in flight between the door check and
     # the enqueue means fewer slip past a door that is closing (bench stampede: 20 beyond the stock at 16, 57 at 64).
     redis_max_connections: int = Field(default=16, ge=1)
+    # Addresses or CIDR ranges of the reverse proxies in front of this service, comma-separated; only their
+    # X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips). Empty: nobody's, not even
+    # loopback's, so a client cannot pick its own address for the per-IP limit by sending the header.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for part in value:
+                ipaddress.ip_network(str(part), strict=False)  # ValueError names a bad entry
+        return value
 
     @model_validator(mode="after")
     def _no_dev_secrets(self) -> "ApiSettings":

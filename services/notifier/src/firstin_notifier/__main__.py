@@ -35,6 +35,8 @@ def main() -> None:
         port=settings.notifier_port,
         log_config=logging_config(settings.log_level),
         timeout_graceful_shutdown=5,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies,
         # Engine.IO pings every socket itself: uvicorn's own websocket pings would double that traffic.
         ws_ping_interval=None,
         # Compression costs ~35 KB of memory per socket and a quarter more CPU per fan-out (bench/notifier_scale.py)
