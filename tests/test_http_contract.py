@@ -165,3 +165,49 @@ async def test_unknown_skus_leave_no_per_sku_state_behind(firstin: FirstinClient
     assert {a.status_code for a in answers} == {404}
     metrics = (await firstin.http.get("/metrics/")).text
     assert not [sku for sku in made_up if sku in metrics], "no label for a product that does not exist"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None]
+)
+@pytest.mark.parametrize(("method", "path"), [("POST", "/orders"), ("POST", "/buy"), ("POST", "/sessions")])
+async def test_bodies_that_are_not_declared_json_get_415_and_queue_nothing(
+    firstin: FirstinClient, content_type: str | None, method: str, path: str
+) -> None:
+    """A page on any site can send these across origins without a preflight: they must place no order."""
+    sku = unique_sku("xsite")
+    await firstin.create_product(sku, stock=5)
+    body = json.dumps({"email": unique_email(), "sku": sku} if path == "/orders" else {"email": unique_email()})
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = await firstin.http.request(method, path, content=body.encode(), headers=headers)
+    assert response.status_code == 415, response.text
+    assert await queue_length(firstin, sku) == 0
+    json_too = await firstin.http.request(
+        method, path, content=body.encode(), headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+    # the same body declared as JSON passes (/buy meets the default product, which other tests may have made)
+    assert json_too.status_code in ((202, 404, 409) if path == "/buy" else (201, 202)), json_too.text
+
+
+async def test_admin_put_wants_json_too(firstin: FirstinClient) -> None:
+    response = await firstin.http.put(
+        f"/admin/products/{unique_sku('xsite')}",
+        content=b'{"stock": 3}',
+        headers={"Content-Type": "text/plain", "Authorization": f"Bearer {firstin.admin_token}"},
+    )
+    assert response.status_code == 415
+
+
+@pytest.mark.parametrize("path", ["/", "/admin"])
+async def test_pages_cannot_be_framed_sniffed_or_made_to_run_script_from_elsewhere(
+    firstin: FirstinClient, path: str
+) -> None:
+    page = await firstin.http.get(path)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert firstin.notifier_url in policy, "the page may open its socket to the notifier, and nowhere else"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    order = await firstin.place_order(unique_email(), unique_sku("nosniff"))  # the lean order path too
+    assert order.headers["x-content-type-options"] == "nosniff"

@@ -18,9 +18,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from firstin_api import admin, metrics
 from firstin_api.buyer_tokens import BuyerTokens
 from firstin_api.fastpath import DoorCache, OrderFastPath, OrderingContext
-from firstin_api.limits import BodySizeLimit
+from firstin_api.limits import BodySizeLimit, JsonBodiesOnly
 from firstin_api.ordering import REDIS_UNAVAILABLE
 from firstin_api.routes import router
+from firstin_api.security_headers import SecurityHeaders
 from firstin_api.settings import ApiSettings, get_settings
 from firstin_api.static_files import STATIC_DIR
 from firstin_api.store import OrderStore, RateLimits
@@ -123,5 +124,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.mount("/metrics", metrics.metrics_app())
     app.add_middleware(OrderFastPath, context=lambda: getattr(app.state, "ordering", None))
+    app.add_middleware(JsonBodiesOnly)
+    app.add_middleware(SecurityHeaders, notifier_public_url=settings.notifier_public_url)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
