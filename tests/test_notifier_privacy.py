@@ -7,16 +7,27 @@ import socketio
 
 from firstin_contracts import issue_buyer_token
 from firstin_stack import FirstinClient, unique_email, unique_sku
+from firstin_stack.client import ConnectionRefused
 
 
 @pytest.mark.parametrize(
-    "token",
-    [None, "", "forged.token.value", issue_buyer_token("victim@example.com", secret="x" * 32, ttl_seconds=600)],
+    ("token", "reason"),
+    [
+        (None, "missing token"),
+        ("", "missing token"),
+        ("forged.token.value", "invalid token"),
+        (issue_buyer_token("victim@example.com", secret="x" * 32, ttl_seconds=600), "invalid token"),
+    ],
     ids=["no-token", "empty", "garbage", "signed-with-another-secret"],
 )
-async def test_sockets_without_a_valid_token_are_refused(firstin: FirstinClient, token: str | None) -> None:
-    with pytest.raises(socketio.exceptions.ConnectionError):
+async def test_sockets_without_a_valid_token_are_refused(
+    firstin: FirstinClient, token: str | None, reason: str
+) -> None:
+    # A refusal, with its reason: a notifier that crashed or dropped the connection would fail this too.
+    with pytest.raises(ConnectionRefused) as refused:
         await firstin.listen_for(token)
+    assert str(refused.value) == reason
+    assert (await firstin.http.get(f"{firstin.notifier_url}/readyz")).status_code == 200
 
 
 async def test_another_buyers_token_sees_nothing_of_this_buyer(firstin: FirstinClient) -> None:

@@ -3,7 +3,8 @@
 Correctness never depends on the lease: every decision is one atomic script call, so two processors
 deciding at once still cannot oversell, decide an order twice or break FIFO (tests run exactly that).
 The lease keeps a rolling deploy or a double start from wasting Redis time on two busy loops, and lets a
-standby take over within `ttl` of the holder's death.
+standby take over within 4/3 `ttl` of the holder's death: the lease lapses at most `ttl` after the holder's last
+renewal, and a standby tries to take it every third of `ttl`.
 """
 
 import asyncio
