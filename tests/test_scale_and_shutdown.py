@@ -176,3 +176,23 @@ async def test_the_per_ip_limit_believes_forwarded_addresses_from_trusted_proxie
         assert statuses == [202] * 8
     else:  # nobody is believed: one client (loopback), over its limit of 5
         assert statuses == [202] * 5 + [429] * 3
+
+
+async def test_a_stranger_naming_a_buyers_email_cannot_lock_the_buyers_session_out(tmp_path, client_of) -> None:
+    from firstin_stack import RedisServer, Stack, StackConfig
+
+    with RedisServer() as server:
+        env = {"FIRSTIN_RATE_LIMIT_PER_EMAIL": "3", "FIRSTIN_RATE_LIMIT_PER_IP": "0"}
+        config = StackConfig(redis_url=server.url, log_dir=tmp_path, rate_limits=True, extra_env=env)
+        with Stack(config) as stack:
+            client = client_of(stack)
+            sku = unique_sku("lockout")
+            await client.create_product(sku, stock=100)
+            victim = unique_email("victim")
+            token = await client.open_session(victim)  # the buyer's page: 1 of the email's 3 a minute
+            strangers = [(await client.http.post("/sessions", json={"email": victim})).status_code for _ in range(5)]
+            assert strangers == [201, 201, 429, 429, 429], "the email's limit is used up by strangers"
+
+            assert (await client.place_order(victim, sku)).status_code == 429, "anonymous: the email's limit"
+            with_token = [(await client.place_order(victim, sku, token=token)).status_code for _ in range(4)]
+            assert with_token == [202, 202, 202, 429], "the buyer's session has a limit of its own"

@@ -55,6 +55,7 @@ async def place(
             session_id=presented.session_id if presented is not None else new_session_id(),
             client_ip=client_ip,
             idempotency_key=idempotency_key,
+            session_presented=presented is not None,
         )
     except RateLimited as exc:
         return rate_limited(exc)

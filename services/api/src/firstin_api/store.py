@@ -66,6 +66,14 @@ class NewOrder:
     quantity: int
     session_id: str
     client_ip: str
+    # Whether the request carried a valid token of `session_id`. Such a request counts against its session's
+    # request limit, not its email's: anyone can name any email (POST /sessions, orders), so a stranger could
+    # otherwise use up a buyer's limit and lock the buyer out. Anonymous requests keep the email's limit.
+    session_presented: bool = False
+
+    @property
+    def rate_counter(self) -> str:
+        return _session_counter(self.session_id) if self.session_presented else _email_counter(self.email)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,10 @@ def _ip_counter(client_ip: str) -> str:
 
 def _email_counter(email: str) -> str:
     return f"firstin:rate:email:{email}"
+
+
+def _session_counter(session_id: str) -> str:
+    return f"firstin:rate:session:{session_id}"
 
 
 def _door_refusal(verdict: bytes, number: int, sku: str) -> Exception | None:
@@ -155,7 +167,15 @@ class OrderStore:
         return bool(verdict == b"sold_out")
 
     async def place_order(
-        self, *, sku: str, email: str, quantity: int, session_id: str, client_ip: str, idempotency_key: str | None
+        self,
+        *,
+        sku: str,
+        email: str,
+        quantity: int,
+        session_id: str,
+        client_ip: str,
+        idempotency_key: str | None,
+        session_presented: bool = False,
     ) -> PlacedOrder:
         order_id = order_id_for(sku)
         if idempotency_key is not None:
@@ -167,7 +187,7 @@ class OrderStore:
                     return PlacedOrder(record, replayed=True)
                 # The first attempt with this key died before queueing: finish it under the same order id.
                 order_id = claimed_id
-        order = NewOrder(order_id, sku, email, quantity, session_id, client_ip)
+        order = NewOrder(order_id, sku, email, quantity, session_id, client_ip, session_presented)
         return PlacedOrder(await self._orders.submit(order))
 
     async def queue_orders(self, orders: list[NewOrder]) -> list[OrderRecord | Exception]:
@@ -187,7 +207,7 @@ class OrderStore:
                 pipe.evalsha(
                     self._door.sha,
                     3,
-                    *(ProductKeys(order.sku).product, _ip_counter(order.client_ip), _email_counter(order.email)),
+                    *(ProductKeys(order.sku).product, _ip_counter(order.client_ip), order.rate_counter),
                     *(self._rate_limits.per_ip, self._rate_limits.per_email, RATE_WINDOW_SECONDS, 1),
                 )
             replies = (await pipe.execute())[1:]
