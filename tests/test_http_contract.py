@@ -126,12 +126,22 @@ async def test_admin_overview_needs_the_token_and_lists_products(firstin: Firsti
     sku = unique_sku("overview")
     await firstin.create_product(sku, stock=4)
     assert (await firstin.http.get("/admin/products")).status_code == 401
-    assert (await firstin.http.get("/admin/stream", params={"token": "wrong"})).status_code == 401
+    assert (await firstin.http.get("/admin/stream", params={"ticket": "wrong"})).status_code == 401
+    assert (await firstin.http.get("/admin/stream", params={"token": firstin.admin_token})).status_code in (401, 422), (
+        "the admin token itself does not open the stream: it never goes into a URL"
+    )
+    assert (await firstin.http.post("/admin/stream-tickets")).status_code == 401
     listed = await firstin.http.get("/admin/products", headers={"Authorization": f"Bearer {firstin.admin_token}"})
     (row,) = [p for p in listed.json() if p["sku"] == sku]
     assert (row["stock_left"], row["decided"], row["queue_length"]) == (4, 0, 0)
 
-    async with firstin.http.stream("GET", "/admin/stream", params={"token": firstin.admin_token}) as stream:
+    issued = await firstin.http.post(
+        "/admin/stream-tickets", headers={"Authorization": f"Bearer {firstin.admin_token}"}
+    )
+    assert issued.status_code == 200 and issued.json()["expires_in"] <= 60
+    ticket = issued.json()["ticket"]
+    assert firstin.admin_token not in ticket
+    async with firstin.http.stream("GET", "/admin/stream", params={"ticket": ticket}) as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = stream.aiter_lines()
         assert await anext(lines) == "event: overview"

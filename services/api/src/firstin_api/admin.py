@@ -1,14 +1,17 @@
 """Admin routes: product set-up, and the live overview behind the admin page (server-sent events)."""
 
 import asyncio
+import hashlib
 import json
 import logging
-import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import jwt
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
 from firstin_api.deps import AdminOnly, Settings, Store
@@ -19,6 +22,40 @@ from firstin_api.store import Product
 log = logging.getLogger("firstin.api")
 router = APIRouter()
 OVERVIEW_INTERVAL_SECONDS = 0.5
+# EventSource cannot send headers, so the stream is opened with a ticket in its URL: short-lived, good for the
+# stream alone, and not the admin token (URLs end up in logs, proxies and browser history).
+STREAM_TICKET_SECONDS = 30
+_TICKET_AUDIENCE = "firstin-admin-stream"
+
+
+class StreamTicketPublic(BaseModel):
+    ticket: str
+    expires_in: int = Field(description="Seconds during which the ticket opens the stream")
+
+
+def _ticket_key(admin_token: str) -> bytes:
+    # A key of its own, derived from the admin token: a full-length HMAC key whatever the token's length.
+    return hashlib.sha256(b"firstin admin stream ticket\0" + admin_token.encode()).digest()
+
+
+def _issue_ticket(admin_token: str) -> str:
+    now = int(time.time())
+    claims = {"aud": _TICKET_AUDIENCE, "iat": now, "exp": now + STREAM_TICKET_SECONDS}
+    return jwt.encode(claims, _ticket_key(admin_token), algorithm="HS256")
+
+
+def _ticket_is_valid(ticket: str, admin_token: str) -> bool:
+    try:
+        jwt.decode(
+            ticket,
+            _ticket_key(admin_token),
+            algorithms=["HS256"],
+            audience=_TICKET_AUDIENCE,
+            options={"require": ["exp"]},
+        )
+    except jwt.InvalidTokenError:
+        return False
+    return True
 
 
 def product_public(product: Product) -> ProductPublic:
@@ -54,13 +91,24 @@ async def overview(store: Store) -> list[ProductOverviewPublic]:
     return [_overview(p) for p in await store.all_products()]
 
 
+@router.post(
+    "/admin/stream-tickets",
+    response_model=StreamTicketPublic,
+    dependencies=[AdminOnly],
+    responses={401: {"model": ErrorPublic}},
+)
+async def stream_ticket(settings: Settings) -> StreamTicketPublic:
+    """A ticket that opens GET /admin/stream for the next 30 s (the page asks with the admin token in a header)."""
+    return StreamTicketPublic(ticket=_issue_ticket(settings.admin_token), expires_in=STREAM_TICKET_SECONDS)
+
+
 @router.get("/admin/stream", responses={401: {"model": ErrorPublic}})
 async def overview_stream(
-    store: Store, settings: Settings, token: Annotated[str, Query(description="the admin token")]
+    store: Store, settings: Settings, ticket: Annotated[str, Query(description="from POST /admin/stream-tickets")]
 ) -> EventSourceResponse:
-    """The overview twice a second as server-sent events (EventSource cannot send headers: token in the query)."""
-    if not secrets.compare_digest(token.encode(), settings.admin_token.encode()):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "admin token required")
+    """The overview twice a second as server-sent events."""
+    if not _ticket_is_valid(ticket, settings.admin_token):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid stream ticket is required")
 
     async def events() -> AsyncIterator[dict[str, str]]:
         while True:

@@ -52,16 +52,34 @@
     ctx.fillText("peak " + Math.round(peak) + " decisions/s", 6, 12);
   }
 
-  document.getElementById("login").addEventListener("submit", function (event) {
-    event.preventDefault();
+  // The admin token travels in a header only; the stream is opened with a short-lived ticket in its URL
+  // (EventSource cannot send headers), and a new ticket is fetched whenever the stream must be reopened.
+  async function follow(token) {
     if (source) source.close();
-    const token = document.getElementById("token").value;
-    source = new EventSource("/admin/stream?token=" + encodeURIComponent(token));
     state.textContent = "Connecting…";
+    let answer;
+    try {
+      answer = await fetch("/admin/stream-tickets", { method: "POST", headers: { "Authorization": "Bearer " + token } });
+    } catch (e) {
+      answer = null;
+    }
+    if (answer && answer.status === 401) { state.textContent = "Wrong admin token."; return; }
+    if (!answer || !answer.ok) { state.textContent = "Api unreachable; retrying…"; setTimeout(function () { follow(token); }, 2000); return; }
+    const ticket = (await answer.json()).ticket;
+    source = new EventSource("/admin/stream?ticket=" + encodeURIComponent(ticket));
     source.addEventListener("overview", function (e) {
       state.textContent = "Live.";
       render(JSON.parse(e.data));
     });
-    source.onerror = function () { state.textContent = "Disconnected (wrong token or api restarting); retrying…"; };
+    source.onerror = function () {
+      source.close();
+      state.textContent = "Disconnected (api restarting?); retrying…";
+      setTimeout(function () { follow(token); }, 1000);
+    };
+  }
+
+  document.getElementById("login").addEventListener("submit", function (event) {
+    event.preventDefault();
+    follow(document.getElementById("token").value);
   });
 })();
