@@ -4,7 +4,9 @@ import asyncio
 import json
 
 import pytest
+import redis.asyncio as aioredis
 
+from firstin_contracts import ProductKeys
 from firstin_stack import FirstinClient, unique_email, unique_sku
 
 
@@ -221,3 +223,42 @@ async def test_pages_cannot_be_framed_sniffed_or_made_to_run_script_from_elsewhe
     assert page.headers["x-content-type-options"] == "nosniff"
     order = await firstin.place_order(unique_email(), unique_sku("nosniff"))  # the lean order path too
     assert order.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_an_idempotency_replay_hands_the_session_token_only_to_that_session(firstin: FirstinClient) -> None:
+    sku = unique_sku("idem-token")
+    await firstin.create_product(sku, stock=10)
+    buyer = unique_email()
+    first = (await firstin.place_order(buyer, sku, idempotency_key="checkout-123")).json()
+    # A stranger repeats the buyer's email, sku, quantity and (guessable) key, without any token.
+    stranger = await firstin.place_order(buyer, sku, idempotency_key="checkout-123")
+    assert stranger.status_code == 202
+    assert stranger.json()["order_id"] == first["order_id"], "the same order: nothing new is queued"
+    assert stranger.json()["token"] is None, "but not the buyer's session"
+    # The buyer's page, showing its token, gets it.
+    own = await firstin.place_order(buyer, sku, idempotency_key="checkout-123", token=first["token"])
+    assert own.json()["order_id"] == first["order_id"] and own.json()["token"]
+
+
+async def test_idempotency_keys_belong_to_the_buyer_and_are_claimed_only_by_a_queued_order(
+    firstin: FirstinClient, redis_client: aioredis.Redis
+) -> None:
+    sku = unique_sku("idem-scope")
+    await firstin.create_product(sku, stock=10)
+    victim, squatter = unique_email("victim"), unique_email("squatter")
+    squatted = await firstin.place_order(squatter, sku, idempotency_key="checkout-7")
+    mine = await firstin.place_order(victim, sku, idempotency_key="checkout-7")
+    assert mine.status_code == 202 and mine.json()["order_id"] != squatted.json()["order_id"], "no squatting"
+    again = await firstin.place_order(victim, sku, quantity=2, idempotency_key="checkout-7")
+    assert again.status_code == 422, "the same key with another body from the same buyer"
+
+    later = unique_sku("idem-later")  # not created yet: the first attempt is a 404
+    assert (await firstin.place_order(victim, later, idempotency_key="checkout-8")).status_code == 404
+    assert not await redis_client.keys(ProductKeys(later).idempotency("*")), "a 404 claims no key"
+    await firstin.create_product(later, stock=0)
+    assert (await firstin.place_order(victim, later, idempotency_key="checkout-8")).status_code == 409
+    assert not await redis_client.keys(ProductKeys(later).idempotency("*")), "nor does a 409"
+    await firstin.create_product(later, stock=5)
+    retry = await firstin.place_order(victim, later, idempotency_key="checkout-8")
+    assert retry.status_code == 202, "neither the 404 nor the 409 kept the key"
+    assert retry.json()["position"] == 1

@@ -10,7 +10,7 @@ from firstin_api import metrics
 from firstin_api.buyer_tokens import BuyerTokens
 from firstin_api.schemas import DoorRejectionPublic, OrderAcceptedPublic, OrderCreate
 from firstin_api.store import IdempotencyKeyReused, OrderStore, RateLimited, SoldOut, UnknownProduct
-from firstin_contracts import RejectReason, new_session_id
+from firstin_contracts import BuyerSession, OrderRecord, RejectReason, new_session_id
 
 log = logging.getLogger("firstin.api")
 
@@ -88,6 +88,20 @@ async def place(
         sku=record.sku,
         quantity=record.quantity,
         position=record.position,
-        token=tokens.token_for(record.email, record.session_id, presented, authorization),
+        token=_token_for(tokens, record, placed.replayed, presented, authorization),
     )
     return Answer(202, accepted.model_dump(mode="json"), {"Location": f"/orders/{record.order_id}"})
+
+
+def _token_for(
+    tokens: BuyerTokens,
+    record: OrderRecord,
+    replayed: bool,
+    presented: BuyerSession | None,
+    authorization: str | None,
+) -> str | None:
+    """A replay (the same Idempotency-Key again) answers with the order, but with its session's token only to a
+    request that shows a token of that session: repeating a buyer's email, sku and key proves nothing."""
+    if replayed and (presented is None or presented.session_id != record.session_id):
+        return None
+    return tokens.token_for(record.email, record.session_id, presented, authorization)

@@ -48,7 +48,10 @@ class OrderAcceptedPublic(BaseModel):
     sku: str
     quantity: int
     position: int = Field(description="1-based place in the product's line")
-    token: str = Field(description="Pass as Socket.IO auth {token} to receive this buyer's outcomes")
+    token: str | None = Field(
+        description="Pass as Socket.IO auth {token} to receive this buyer's outcomes. null on a replay of an "
+        "Idempotency-Key that did not present a token of the order's session"
+    )
 
 
 class DoorRejectionPublic(BaseModel):

@@ -103,6 +103,14 @@ def _email_counter(email: str) -> str:
     return f"firstin:rate:email:{email}"
 
 
+# Delete an idempotency claim only if it is still ours (its value starts with our order id).
+_RELEASE_CLAIM = """
+local value = redis.call('GET', KEYS[1])
+if value and string.sub(value, 1, string.len(ARGV[1])) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
 def _session_counter(session_id: str) -> str:
     return f"firstin:rate:session:{session_id}"
 
@@ -146,6 +154,7 @@ class OrderStore:
         self._idempotency_ttl = idempotency_ttl
         self._recent_orders_kept = recent_orders_kept
         self._enqueue = redis.register_script(ENQUEUE_SCRIPT)
+        self._release_claim = redis.register_script(_RELEASE_CLAIM)
         self._orders = GroupCommit(self.queue_orders, max_group=max_group, on_group=metrics.ORDER_GROUP_SIZE.observe)
 
     async def pass_door(self, *, client_ip: str, email: str, sku: str | None) -> None:
@@ -188,7 +197,13 @@ class OrderStore:
                 # The first attempt with this key died before queueing: finish it under the same order id.
                 order_id = claimed_id
         order = NewOrder(order_id, sku, email, quantity, session_id, client_ip, session_presented)
-        return PlacedOrder(await self._orders.submit(order))
+        try:
+            return PlacedOrder(await self._orders.submit(order))
+        except (SoldOut, UnknownProduct, RateLimited):
+            if idempotency_key is not None:
+                # Claimed only by an order that is queued: a refusal leaves the key free for the buyer's retry.
+                await self._release_idempotency_key(ProductKeys(sku), idempotency_key, order_id, email)
+            raise
 
     async def queue_orders(self, orders: list[NewOrder]) -> list[OrderRecord | Exception]:
         """Each order's record, or why it was not queued: the door for every order in one round trip, then the
@@ -273,9 +288,10 @@ class OrderStore:
     async def _claim_idempotency_key(
         self, keys: ProductKeys, key: str, order_id: str, sku: str, email: str, quantity: int
     ) -> str:
-        """The order id this key stands for: ours if we claimed it first, else the first claimant's."""
+        """The order id this key stands for: ours if we claimed it first, else the first claimant's. Keys belong to
+        a buyer (email) and product: the same key from another buyer is another key, so nobody can squat one."""
         body_digest = _digest(f"{sku}\n{email}\n{quantity}")
-        idem_key = keys.idempotency(_digest(key))
+        idem_key = keys.idempotency(_digest(f"{email}\n{key}"))
         if await self._redis.set(idem_key, f"{order_id} {body_digest}", nx=True, ex=self._idempotency_ttl):
             return order_id
         existing = await self._redis.get(idem_key)
@@ -285,6 +301,10 @@ class OrderStore:
         if first_digest != body_digest:
             raise IdempotencyKeyReused(key)
         return first_order_id
+
+    async def _release_idempotency_key(self, keys: ProductKeys, key: str, order_id: str, email: str) -> None:
+        idem_key = keys.idempotency(_digest(f"{email}\n{key}"))
+        await self._release_claim(keys=[idem_key], args=[f"{order_id} "])
 
     async def get_order(self, order_id: str) -> OrderRecord | None:
         sku = sku_of_order_id(order_id)
