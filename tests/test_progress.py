@@ -2,6 +2,7 @@
 sockets with a pending order in that line, and to no one else."""
 
 import asyncio
+from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
@@ -9,6 +10,15 @@ from firstin_contracts import PROGRESS_CHANNEL, ProgressUpdated
 from firstin_stack import unique_email, unique_sku
 
 from .conftest import StackFactory
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    """Poll a socket's recorded events with a deadline (the client records them as they arrive)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"not within {timeout}s: {what}")
+        await asyncio.sleep(0.01)
 
 
 async def test_waiting_sockets_see_progress_and_the_processor_publishes_it(private_stack: StackFactory, client_of):
@@ -27,11 +37,12 @@ async def test_waiting_sockets_see_progress_and_the_processor_publishes_it(priva
     waiting.client.on("progress", seen["waiting"].append)
     idle.client.on("progress", seen["idle"].append)
     order = (await client.place_order(waiting_email, sku, token=waiting_token)).json()
-    await asyncio.sleep(0.3)  # the pending state reaches the socket (it joins the line's room)
+    # The pending state reaches the socket (after the pending delay), which puts it in the line's room.
+    await _until(lambda: any(e["order_id"] == order["order_id"] for e in waiting.events), "pending event")
 
     update = ProgressUpdated(sku=sku, now_serving=0, stock_left=100, queue_length=1)
     await redis_client.publish(PROGRESS_CHANNEL, update.model_dump_json())
-    await asyncio.sleep(0.3)
+    await _until(lambda: bool(seen["waiting"]), "progress on the waiting socket")
     assert seen["waiting"] == [{"sku": sku, "now_serving": 0, "stock_left": 100, "queue_length": 1}]
     assert seen["idle"] == [], "progress goes only to sockets waiting in that line"
 
