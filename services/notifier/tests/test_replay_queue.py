@@ -135,3 +135,34 @@ async def test_a_socket_asking_twice_while_waiting_is_replayed_once(delivered: l
         assert len(queue) == 0
     finally:
         await queue.stop()
+
+
+async def test_an_unexpected_read_error_does_not_stop_the_replays(delivered: list[str]) -> None:
+    calls = 0
+
+    async def buggy_then_fine(sessions: Iterable[BuyerSession]) -> dict[BuyerSession, list[OrderRecord]]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise KeyError("a bug, not an outage")
+        return {s: [] for s in sessions}
+
+    async def deliver(sid: str, records: list[OrderRecord]) -> None:
+        delivered.append(sid)
+
+    queue = ReplayQueue(
+        read=buggy_then_fine,
+        deliver=deliver,
+        is_connected=lambda sid: True,
+        on_read_error=lambda exc: None,
+        retry_errors=(ReadFailed,),
+        first_pause=0.001,
+    )
+    queue.start()
+    try:
+        queue.request("sid0", session(0))
+        await until(lambda: delivered == ["sid0"])
+        queue.request("sid1", session(1))
+        await until(lambda: delivered == ["sid0", "sid1"])  # the loop is still alive
+    finally:
+        await queue.stop()

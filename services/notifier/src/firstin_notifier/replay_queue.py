@@ -94,5 +94,9 @@ class ReplayQueue:
                 log.warning(
                     "replay read failed, retrying", extra={"sockets": len(wanted), "pause": pause, "error": repr(exc)}
                 )
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, self._max_pause)
+            except Exception:
+                # Not an outage: a bug. Retried all the same, loudly: a loop that died here would leave every
+                # socket that connects from now on untold.
+                log.exception("replay read failed unexpectedly, retrying", extra={"sockets": len(wanted)})
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, self._max_pause)
