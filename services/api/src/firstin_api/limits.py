@@ -30,7 +30,7 @@ class BodySizeLimit:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                await self.app(scope, _replay([], message, receive), send)
+                await self.app(scope, _replay(message, receive), send)
                 return
             chunks.append(message.get("body", b""))
             received += len(chunks[-1])
@@ -39,20 +39,20 @@ class BodySizeLimit:
                 return
             if not message.get("more_body", False):
                 break
-        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        await self.app(scope, _replay([body], None, receive), send)
+        body: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay(body, receive), send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, status_code=413)
         await response(scope, receive, send)
 
 
-def _replay(messages: list[Message], last: Message | None, receive: Receive) -> Receive:
-    """A `receive` that first hands out what was already read, then reads on."""
-    pending = [*messages, *([last] if last is not None else [])]
+def _replay(first: Message, receive: Receive) -> Receive:
+    """A `receive` that first hands out the message already read, then reads on."""
+    pending = [first]
 
     async def replayed() -> Message:
-        return pending.pop(0) if pending else await receive()
+        return pending.pop() if pending else await receive()
 
     return replayed
 
