@@ -64,6 +64,8 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from bench.sio import client_frame, pop_frame
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SKU = "bench-notify"
 DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
@@ -163,25 +165,15 @@ class _SioSocket(asyncio.Protocol):
             self.state = _OPENING
             if b"permessage-deflate" in head.lower():
                 self.inflater = zlib.decompressobj(-15)  # context takeover: one decompressor per socket
-        while len(buf) >= 2:
-            b0, b1 = buf[0], buf[1]
-            n, pos = b1 & 0x7F, 2
-            if n == 126:
-                if len(buf) < 4:
-                    return
-                n, pos = int.from_bytes(buf[2:4], "big"), 4
-            elif n == 127:
-                if len(buf) < 10:
-                    return
-                n, pos = int.from_bytes(buf[2:10], "big"), 10
-            if b1 & 0x80:
-                self._fail("masked frame from the server")
+        while True:
+            try:
+                frame = pop_frame(buf)
+            except ConnectionError as exc:
+                self._fail(str(exc))
                 return
-            end = pos + n
-            if len(buf) < end:
+            if frame is None:
                 return
-            payload = bytes(buf[pos:end])
-            del buf[:end]
+            b0, payload = frame
             self._frame(bool(b0 & 0x80), bool(b0 & 0x40), b0 & 0x0F, payload, now)
 
     def _frame(self, fin: bool, compressed: bool, opcode: int, payload: bytes, now: float) -> None:
@@ -233,16 +225,8 @@ class _SioSocket(asyncio.Protocol):
         self._send(0x1, text.encode())
 
     def _send(self, opcode: int, payload: bytes) -> None:
-        # Client frames must be masked; an all-zero masking key leaves the payload as it is (cheap, and valid).
-        n = len(payload)
-        if n < 126:
-            header = bytes((0x80 | opcode, 0x80 | n))
-        elif n < 65536:
-            header = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
-        else:
-            header = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(header + b"\0\0\0\0" + payload)
+            self.transport.write(client_frame(opcode, payload))
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():

@@ -33,6 +33,44 @@ EventHandler = Callable[["BuyerConnection", float, dict[str, Any]], None]
 _HANDSHAKE, _OPENING, _CONNECTING, _CONNECTED, _CLOSED = range(5)
 
 
+def pop_frame(buf: bytearray) -> tuple[int, bytes] | None:
+    """The next whole websocket frame from the server at the head of `buf`, taken out of it: (its first byte: FIN,
+    RSV and opcode bits; its payload). None while the frame is incomplete. Server frames are never masked."""
+    if len(buf) < 2:
+        return None
+    b0, b1 = buf[0], buf[1]
+    if b1 & 0x80:
+        raise ConnectionError("masked frame from the server")
+    n, pos = b1 & 0x7F, 2
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n, pos = int.from_bytes(buf[2:4], "big"), 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n, pos = int.from_bytes(buf[2:10], "big"), 10
+    end = pos + n
+    if len(buf) < end:
+        return None
+    payload = bytes(buf[pos:end])
+    del buf[:end]
+    return b0, payload
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """A final websocket frame from the client. Client frames must be masked; an all-zero masking key leaves the
+    payload as it is (cheap, and valid)."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x80 | opcode, 0x80 | n))
+    elif n < 65536:
+        header = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+    return header + b"\0\0\0\0" + payload
+
+
 class SocketRefused(Exception):
     """The notifier answered CONNECT with an error (44): a bad or expired token."""
 
@@ -98,22 +136,16 @@ class BuyerConnection(asyncio.Protocol):
                 self._fail(ConnectionError(f"websocket handshake refused: {head[:200]!r}"))
                 return
             self._state = _OPENING
-        while len(buf) >= 2:
-            b0, b1 = buf[0], buf[1]
-            n, pos = b1 & 0x7F, 2
-            if n == 126:
-                if len(buf) < 4:
-                    return
-                n, pos = int.from_bytes(buf[2:4], "big"), 4
-            elif n == 127:
-                if len(buf) < 10:
-                    return
-                n, pos = int.from_bytes(buf[2:10], "big"), 10
-            end = pos + n
-            if len(buf) < end:
+        while True:
+            try:
+                frame = pop_frame(buf)
+            except ConnectionError as exc:
+                self._fail(exc)
+                self._close_transport()
                 return
-            payload = bytes(buf[pos:end])
-            del buf[:end]
+            if frame is None:
+                return
+            b0, payload = frame
             opcode = b0 & 0x0F
             if opcode == 1:  # text: the server sends each Engine.IO packet as one unfragmented text message
                 self._packet(payload.decode())
@@ -160,16 +192,8 @@ class BuyerConnection(asyncio.Protocol):
             self.other_events += 1
 
     def _send(self, opcode: int, payload: bytes) -> None:
-        # Client frames must be masked; an all-zero masking key leaves the payload as it is (cheap, and valid).
-        n = len(payload)
-        if n < 126:
-            header = bytes((0x80 | opcode, 0x80 | n))
-        elif n < 65536:
-            header = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
-        else:
-            header = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
         if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(header + b"\0\0\0\0" + payload)
+            self._transport.write(client_frame(opcode, payload))
 
     def _fail(self, exc: Exception) -> None:
         if self._ready is not None and not self._ready.done():
