@@ -8,6 +8,7 @@ import uvicorn
 from firstin_api.http_protocol import CoalescingHttpToolsProtocol
 from firstin_api.logs import logging_config
 from firstin_api.settings import get_settings
+from firstin_serving import uvicorn_options
 
 
 def main() -> None:
@@ -21,11 +22,9 @@ def main() -> None:
         host=settings.api_host,
         port=settings.api_port,
         workers=settings.api_workers,
-        http=CoalescingHttpToolsProtocol,
         log_config=logging_config(settings.log_level),
         timeout_graceful_shutdown=10,
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies,
+        **uvicorn_options(settings, protocol=CoalescingHttpToolsProtocol),
     )
 
 

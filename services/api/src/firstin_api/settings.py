@@ -1,16 +1,17 @@
-import ipaddress
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from firstin_serving import ServingSettings
 
 # Usable only in dev mode: a production start with either of these is refused (see _no_dev_secrets).
 DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
 DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
 
 
-class ApiSettings(BaseSettings):
+class ApiSettings(ServingSettings):
     """Every setting of the api, read from FIRSTIN_* environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="FIRSTIN_", extra="ignore")
@@ -41,21 +42,7 @@ class ApiSettings(BaseSettings):
     # plenty (a Redis call takes tens of microseconds), and fewer orders in flight between the door check and
     # the enqueue means fewer slip past a door that is closing (bench stampede: 20 beyond the stock at 16, 57 at 64).
     redis_max_connections: int = Field(default=16, ge=1)
-    # Addresses or CIDR ranges of the reverse proxies in front of this service, comma-separated; only their
-    # X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips). Empty: nobody's, not even
-    # loopback's, so a client cannot pick its own address for the per-IP limit by sending the header.
-    trusted_proxies: Annotated[list[str], NoDecode] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _split_proxies(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, list):
-            for part in value:
-                ipaddress.ip_network(str(part), strict=False)  # ValueError names a bad entry
-        return value
 
     @model_validator(mode="after")
     def _no_dev_secrets(self) -> "ApiSettings":

@@ -10,6 +10,7 @@ from firstin_contracts import SHUTDOWN_EVENT
 from firstin_notifier.logs import logging_config
 from firstin_notifier.main import create_app
 from firstin_notifier.settings import get_settings
+from firstin_serving import uvicorn_options
 
 
 class NotifierServer(uvicorn.Server):
@@ -35,8 +36,7 @@ def main() -> None:
         port=settings.notifier_port,
         log_config=logging_config(settings.log_level),
         timeout_graceful_shutdown=5,
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies,
+        **uvicorn_options(settings),
         # Engine.IO pings every socket itself: uvicorn's own websocket pings would double that traffic.
         ws_ping_interval=None,
         # Compression costs ~35 KB of memory per socket and a quarter more CPU per fan-out (bench/notifier_scale.py)

@@ -1,14 +1,15 @@
-import ipaddress
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from firstin_serving import ServingSettings
 
 DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
 
 
-class NotifierSettings(BaseSettings):
+class NotifierSettings(ServingSettings):
     """Every setting of the notifier, read from FIRSTIN_* environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="FIRSTIN_", extra="ignore")
@@ -20,7 +21,9 @@ class NotifierSettings(BaseSettings):
     # Shared with the api, which signs the buyer tokens with it.
     token_secret: str = Field(default=DEV_TOKEN_SECRET, min_length=32)
     # Origins allowed to open a socket (comma-separated); the dev default is the demo page.
-    cors_allowed_origins: Annotated[list[str], NoDecode] = ["http://127.0.0.1:8000", "http://localhost:8000"]
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
+    )
     # How many of the buyer's latest orders are replayed to a socket when it connects.
     replay_orders: int = Field(default=50, ge=0)
     # How long a "pending, #k in line" event waits; an order decided meanwhile sends its decision alone (pending.py).
@@ -30,21 +33,7 @@ class NotifierSettings(BaseSettings):
     # socket closed. A client sends its token and pongs: a few hundred bytes.
     max_message_bytes: int = Field(default=16_384, ge=1_024, le=1_000_000)
     redis_timeout_seconds: float = Field(default=2.0, gt=0)
-    # Addresses or CIDR ranges of the reverse proxies in front of this service, comma-separated; only their
-    # X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips). Empty: nobody's, not even
-    # loopback's, so a client cannot pick its own address for the per-IP limit by sending the header.
-    trusted_proxies: Annotated[list[str], NoDecode] = []
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _split_proxies(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, list):
-            for part in value:
-                ipaddress.ip_network(str(part), strict=False)  # ValueError names a bad entry
-        return value
 
     @model_validator(mode="before")
     @classmethod

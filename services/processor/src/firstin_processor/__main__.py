@@ -4,6 +4,7 @@ import uvicorn
 
 from firstin_processor.logs import logging_config
 from firstin_processor.settings import get_settings
+from firstin_serving import uvicorn_options
 
 
 def main() -> None:
@@ -16,6 +17,7 @@ def main() -> None:
         log_config=logging_config(settings.log_level),
         # SIGTERM: uvicorn stops accepting, then runs the app's shutdown (the batch in hand completes).
         timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
 
 

@@ -2,10 +2,12 @@ from functools import lru_cache
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from firstin_serving import ServingSettings
 
 
-class ProcessorSettings(BaseSettings):
+class ProcessorSettings(ServingSettings):
     """Every setting of the processor, read from FIRSTIN_* environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="FIRSTIN_", extra="ignore")

@@ -1,0 +1,44 @@
+import ipaddress
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from firstin_serving.http_protocol import HttpLimits
+
+
+class ServingSettings(BaseSettings):
+    """The settings every firstin HTTP service has, read from FIRSTIN_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="FIRSTIN_", extra="ignore")
+
+    # Addresses or CIDR ranges of the reverse proxies in front of this service, comma-separated; only their
+    # X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips). Empty: nobody's, not even
+    # loopback's, so a client cannot pick its own address for the per-IP limit by sending the header.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    # A request line and headers larger than this, or with more headers than that: 431, connection closed.
+    http_max_header_bytes: int = Field(default=16_384, ge=1_024, le=1_048_576)
+    http_max_headers: int = Field(default=100, ge=10, le=1_000)
+    # How long a request's head may take from its first byte, and its body from the end of the head: 408 after.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    # How long a connection may sit idle before its first request or between two (uvicorn's keep-alive timeout).
+    http_keep_alive_seconds: float = Field(default=5.0, gt=0, le=300)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            for part in value:
+                ipaddress.ip_network(str(part), strict=False)  # ValueError names a bad entry
+        return value
+
+    def http_limits(self) -> HttpLimits:
+        return HttpLimits(
+            max_head_bytes=self.http_max_header_bytes,
+            max_headers=self.http_max_headers,
+            head_timeout=self.http_header_timeout_seconds,
+            body_timeout=self.http_body_timeout_seconds,
+        )
