@@ -25,9 +25,15 @@ class ServingSettings(BaseSettings):
     # How long a connection may sit idle before its first request or between two (uvicorn's keep-alive timeout).
     http_keep_alive_seconds: float = Field(default=5.0, gt=0, le=300)
 
-    @field_validator("trusted_proxies", mode="before")
+    # Who may read /metrics: direct connections from these addresses or CIDR ranges (comma-separated), never a
+    # request that came through a proxy. The default is loopback and the private ranges clusters use.
+    metrics_allowed_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+    )
+
+    @field_validator("trusted_proxies", "metrics_allowed_networks", mode="before")
     @classmethod
-    def _split_proxies(cls, value: object) -> object:
+    def _split_networks(cls, value: object) -> object:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
         if isinstance(value, list):

@@ -27,6 +27,7 @@ from firstin_api.static_files import STATIC_DIR
 from firstin_api.store import OrderStore, RateLimits
 from firstin_api.validation import validation_failed
 from firstin_api.wire import JsonEnvelopeFormat
+from firstin_serving import ClusterOnly
 
 log = logging.getLogger("firstin.api")
 
@@ -122,7 +123,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         return FileResponse(str(STATIC_DIR.joinpath("index.html")))
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    app.mount("/metrics", metrics.metrics_app())
+    app.mount("/metrics", ClusterOnly(metrics.metrics_app(), settings.metrics_allowed_networks))
     app.add_middleware(OrderFastPath, context=lambda: getattr(app.state, "ordering", None))
     app.add_middleware(JsonBodiesOnly)
     app.add_middleware(SecurityHeaders, notifier_public_url=settings.notifier_public_url)

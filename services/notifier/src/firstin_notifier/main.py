@@ -47,6 +47,7 @@ from firstin_notifier.pending import PendingUpdates
 from firstin_notifier.replay import RecentOrders
 from firstin_notifier.replay_queue import ReplayQueue
 from firstin_notifier.settings import NotifierSettings, get_settings
+from firstin_serving import ClusterOnly
 
 log = logging.getLogger("firstin.notifier")
 FINAL_STATUSES = frozenset({OrderStatus.ACCEPTED, OrderStatus.REJECTED})
@@ -229,7 +230,11 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
         return JSONResponse({"status": "ready" if ready else "redis unreachable"}, status_code=200 if ready else 503)
 
     http_app = Starlette(
-        routes=[Route("/livez", livez), Route("/readyz", readyz), Mount("/metrics", make_asgi_app())],
+        routes=[
+            Route("/livez", livez),
+            Route("/readyz", readyz),
+            Mount("/metrics", ClusterOnly(make_asgi_app(), settings.metrics_allowed_networks)),
+        ],
         lifespan=lifespan,
     )
     return NotifierApp(sio, http_app, max_body_bytes=settings.max_message_bytes)

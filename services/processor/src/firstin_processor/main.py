@@ -21,6 +21,7 @@ from firstin_processor.lease import Lease
 from firstin_processor.settings import ProcessorSettings, get_settings
 from firstin_processor.store import DecisionStore
 from firstin_processor.worker import DecisionWorker
+from firstin_serving import ClusterOnly
 
 log = logging.getLogger("firstin.processor")
 
@@ -90,7 +91,11 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
     return AsgiFastStream(
         broker,
         logger=log,
-        asgi_routes=[("/livez", livez), ("/readyz", readyz), ("/metrics", make_asgi_app())],
+        asgi_routes=[
+            ("/livez", livez),
+            ("/readyz", readyz),
+            ("/metrics", ClusterOnly(make_asgi_app(), settings.metrics_allowed_networks)),
+        ],
         after_startup=[start_worker],
         on_shutdown=[stop_worker],
         asyncapi_path="/asyncapi",
