@@ -46,7 +46,9 @@ async def test_a_connection_closed_by_the_server_is_replaced(firstin: FirstinCli
         (connection,) = pool._idle
         assert connection.transport is not None
         connection.transport.close()  # as the server does after its keep-alive timeout
-        await asyncio.sleep(0.05)
+        async with asyncio.timeout(5):  # until connection_lost marks it dead, long before a later request would come
+            while connection.alive:  # noqa: ASYNC110  (a protocol callback sets it: there is nothing to await)
+                await asyncio.sleep(0.01)
         status, raw = await pool.post("/orders", b"not json", {"Content-Type": "application/json"})
         assert status == 422 and b"detail" in raw
     finally:

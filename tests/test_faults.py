@@ -11,7 +11,6 @@ import redis.asyncio as aioredis
 
 from firstin_contracts import ProductKeys
 from firstin_stack import FirstinClient, Stack, unique_sku
-from firstin_stack.audit import audit_sale
 
 from .conftest import StackFactory
 from .sale import Sale, decided_count, wait_until
@@ -20,10 +19,11 @@ pytestmark = pytest.mark.slow
 
 
 async def settle(sale: Sale, redis_client: aioredis.Redis, timeout: float = 60.0) -> None:
-    """Wait until every acknowledged order is decided and its buyer notified."""
+    """Wait until every acknowledged order is decided and its buyer notified, and no duplicate is still on its way."""
     await wait_until(lambda: _all_decided(redis_client, sale), timeout, f"{len(sale.acknowledged)} orders decided")
     await sale.wait_all_notified()
-    await asyncio.sleep(0.3)  # duplicates, if any, would arrive within this
+    # Sound: each socket's barrier event is relayed after anything the sale's decisions could still send it.
+    await sale.barrier()
 
 
 async def _acknowledged_at_least(sale: Sale, count: int, *, unless_done: asyncio.Task[None]) -> bool:
@@ -65,7 +65,7 @@ async def test_processor_killed_mid_burst_loses_and_repeats_nothing(private_stac
     await burst
     await settle(sale, redis_client)
 
-    audit = audit_sale(server.url, sale.sku, accepted_orders=sale.acknowledged, sockets=sale.sockets)
+    audit = sale.audit(server.url)
     audit.assert_correct()
     assert 300 <= killed_at < len(sale.acknowledged), "the kill landed mid-burst"
     assert audit.accepted == 1000, "accepted equals stock exactly"
@@ -111,7 +111,7 @@ async def test_two_processors_share_one_lease_and_the_standby_takes_over(
     await burst
     await settle(sale, redis_client)
 
-    audit = audit_sale(server.url, sale.sku, accepted_orders=sale.acknowledged, sockets=sale.sockets)
+    audit = sale.audit(server.url)
     audit.assert_correct()
     assert audit.accepted == 500
     assert takeover < 5, f"standby took {takeover:.1f}s to take over"
@@ -140,7 +140,7 @@ async def test_api_killed_under_load_leaves_no_half_created_order(private_stack:
     await wait_until(lambda: _none_pending(redis_client, sale.sku), 30, "nothing pending")
     await settle(sale, redis_client)
 
-    audit = audit_sale(server.url, sale.sku, accepted_orders=sale.acknowledged, sockets=sale.sockets)
+    audit = sale.audit(server.url)
     audit.assert_correct()
     assert sale.failed_requests > 0, "the kill landed while requests were in flight"
     assert audit.dead_letters == 0, "every queued message had its record"
@@ -171,7 +171,7 @@ async def test_outcomes_decided_while_the_notifier_was_down_arrive_on_reconnect(
         await sale.connect(email)
     await settle(sale, redis_client)
 
-    audit = audit_sale(server.url, sale.sku, accepted_orders=sale.acknowledged, sockets=sale.sockets)
+    audit = sale.audit(server.url)
     audit.assert_correct()
     assert audit.accepted == 20
     assert audit.accepted + audit.rejected == len(sale.acknowledged)
@@ -195,7 +195,7 @@ async def test_sold_out_line_drains_promptly_and_everyone_hears(private_stack: S
     drained = await wait_until(lambda: _all_decided(redis_client, sale), 30, "line drained")
     await settle(sale, redis_client)
 
-    audit = audit_sale(server.url, sale.sku, accepted_orders=sale.acknowledged, sockets=sale.sockets)
+    audit = sale.audit(server.url)
     audit.assert_correct()
     assert (audit.accepted, audit.rejected) == (10, 290)
     assert drained < 10
@@ -219,6 +219,10 @@ async def _none_ready(stack: Stack) -> bool:
     return not any([await _ready(s.url) for s in stack.services])
 
 
+async def _caught_up(sale: Sale) -> bool:
+    return all(len(socket.replays) >= 2 for socket in sale.sockets.values())
+
+
 async def test_redis_restart_services_recover_without_a_restart(private_stack: StackFactory, client_of) -> None:
     server, stack = private_stack(appendonly=True)
     client = client_of(stack)
@@ -226,7 +230,9 @@ async def test_redis_restart_services_recover_without_a_restart(private_stack: S
     buyers = await sale.open_buyers(20)
     await sale.burst(buyers, orders_each=2)
     before = dict(sale.acknowledged)
-    await asyncio.sleep(1.5)  # past AOF's once-a-second fsync
+    # Time itself: with appendfsync everysec Redis syncs the AOF about once a second and tells no client when it
+    # has, so only a wait past that second puts the orders acknowledged so far on disk before the SIGKILL.
+    await asyncio.sleep(1.5)
 
     server.kill()  # SIGKILL: only what AOF fsynced survives
     await wait_until(lambda: _none_ready(stack), 10, "every readyz turns red")
@@ -239,11 +245,14 @@ async def test_redis_restart_services_recover_without_a_restart(private_stack: S
 
     server.start()  # same port, same data folder: AOF replays
     recovered = await wait_until(lambda: _all_ready(stack), 30, "every readyz turns green again")
+    # Back on its subscription, the notifier replays every socket's orders (its catch-up). Replays are not on the
+    # subscription that settle()'s barrier orders itself by: their end, each socket's second `replayed`, is awaited.
+    await wait_until(lambda: _caught_up(sale), 30, "every socket's catch-up replay")
     await sale.burst(buyers, orders_each=1)  # new orders flow end to end, events included
     redis_client = aioredis.Redis.from_url(server.url)
     await settle(sale, redis_client)
 
-    audit = audit_sale(server.url, sale.sku, accepted_orders=sale.acknowledged, sockets=sale.sockets)
+    audit = sale.audit(server.url)
     audit.assert_correct()
     assert audit.accepted == len(before) + len(buyers), "nothing acknowledged before the last fsync was lost"
     assert recovered < 30
@@ -278,7 +287,7 @@ async def test_hostile_messages_are_dead_lettered_counted_and_passed(private_sta
     await sale.place(buyers[1])
     await settle(sale, redis_client)
 
-    audit = audit_sale(server.url, sale.sku, accepted_orders=sale.acknowledged, sockets=sale.sockets)
+    audit = sale.audit(server.url)
     audit.assert_correct()
     assert audit.accepted == 2, "the line moved on past every hostile message"
     assert audit.dead_letter_reasons == dict.fromkeys(hostile, 1)

@@ -1,13 +1,13 @@
 """Nobody sees another buyer's outcome: sockets must prove which buyer they speak for."""
 
-import asyncio
-
 import pytest
 import socketio
 
 from firstin_contracts import issue_buyer_token
 from firstin_stack import FirstinClient, unique_email, unique_sku
 from firstin_stack.client import ConnectionRefused
+
+from .sale import barrier
 
 
 @pytest.mark.parametrize(
@@ -35,16 +35,17 @@ async def test_another_buyers_token_sees_nothing_of_this_buyer(firstin: FirstinC
     await firstin.create_product(sku, stock=5)
     victim, snoop = unique_email("victim"), unique_email("snoop")
     snoop_token = await firstin.open_session(snoop)
-    await firstin.place_order(snoop, sku, token=snoop_token)
+    snoop_order = (await firstin.place_order(snoop, sku, token=snoop_token)).json()
     snoop_socket = await firstin.listen_for(snoop_token)
     victim_order = (await firstin.place_order(victim, sku)).json()
     victim_socket = await firstin.listen_for(victim_order["token"])
 
     await victim_socket.wait_for_final(victim_order["order_id"])
-    await asyncio.sleep(0.3)
+    # Sound: a leaked event of the victim's order would reach the snoop's socket before this barrier's event.
+    (snooped,) = await barrier(firstin, [(snoop, snoop_token, [snoop_socket])])
     assert victim_order["order_id"] not in {e["order_id"] for e in snoop_socket.events}
-    assert all(e["order_id"] != victim_order["order_id"] for e in snoop_socket.events)
-    assert len(snoop_socket.finals()) == 1, "the snoop sees its own order only"
+    finals = [e["order_id"] for e in snoop_socket.finals()]
+    assert finals == [snoop_order["order_id"], snooped], "the snoop sees its own orders only"
 
 
 async def test_every_socket_of_a_buyer_gets_the_outcome(firstin: FirstinClient) -> None:
@@ -63,13 +64,17 @@ async def test_a_session_opened_with_someone_elses_email_sees_none_of_their_orde
     sku = unique_sku("session")
     await firstin.create_product(sku, stock=5)
     victim = unique_email("victim")
+    impostor_token = await firstin.open_session(victim)
+    live_tab = await firstin.listen_for(impostor_token)  # connected before the order: would hear it live
     victim_order = (await firstin.place_order(victim, sku)).json()
     victim_socket = await firstin.listen_for(victim_order["token"])
-    impostor_socket = await firstin.listen_for(await firstin.open_session(victim))
-
     await victim_socket.wait_for_final(victim_order["order_id"])
-    await asyncio.sleep(0.3)
-    assert impostor_socket.events == [], "not live, not in the replay on connect"
+    replay_tab = await firstin.listen_for(impostor_token)  # connected after the decision: would hear it replayed
+
+    # Sound: a leaked event of the victim's order would reach each impostor socket before this barrier's event.
+    (own,) = await barrier(firstin, [(victim, impostor_token, [live_tab, replay_tab])])
+    assert [e for e in live_tab.events if e["order_id"] != own] == [], "not live"
+    assert [e for e in replay_tab.events if e["order_id"] != own] == [], "not in the replay on connect"
 
 
 async def test_expired_and_tampered_tokens_are_refused_with_a_reason(firstin: FirstinClient) -> None:

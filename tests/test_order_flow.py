@@ -8,6 +8,8 @@ import redis.asyncio as aioredis
 from firstin_contracts import OrderRecord, ProductKeys
 from firstin_stack import BuyerSocket, FirstinClient, unique_email, unique_sku
 
+from .sale import barrier
+
 
 async def test_stampede_sells_exactly_the_stock_to_the_first_in_line(firstin: FirstinClient) -> None:
     sku = unique_sku("stampede")
@@ -28,18 +30,22 @@ async def test_stampede_sells_exactly_the_stock_to_the_first_in_line(firstin: Fi
     assert all(body == {"status": "rejected", "reason": "sold_out"} for body in at_door)
 
     finals = {}
-    for _email, body, socket in queued:
+    listeners = []
+    for email, body, socket in queued:
         assert socket is not None
         event = await socket.wait_for_final(str(body["order_id"]))
         finals[body["order_id"]] = (body["position"], event)
-    await asyncio.sleep(0.3)  # a duplicate or stray event would arrive within this
+        listeners.append((email, str(body["token"]), [socket]))
+    # Sound: on each socket, a duplicate or stray event of the stampede would arrive before its barrier event.
+    barrier_orders = await barrier(firstin, listeners)
 
     by_position = sorted(finals.values(), key=lambda pe: pe[0])
     assert [e["status"] for _, e in by_position[:5]] == ["accepted"] * 5
     assert all(e["status"] == "rejected" and e["reason"] == "sold_out" for _, e in by_position[5:])
-    for _, body, socket in queued:
+    for (_, body, socket), barrier_order in zip(queued, barrier_orders, strict=True):
         assert socket is not None
-        assert [e["order_id"] for e in socket.finals()] == [body["order_id"]], "exactly one event, and its own"
+        told = [e["order_id"] for e in socket.finals()]
+        assert told == [body["order_id"], barrier_order], "exactly one event of the stampede, and its own"
     product = await firstin.get_product(sku)
     assert product["stock_left"] == 0 and product["sold_out"] is True
     assert (await firstin.place_order(unique_email(), sku)).status_code == 409

@@ -13,7 +13,7 @@ from firstin_contracts import ProductKeys
 from firstin_stack import FirstinClient, unique_email, unique_sku
 
 from .conftest import StackFactory
-from .sale import Sale, wait_until
+from .sale import Sale, barrier, wait_until
 
 
 async def _answered_at_least(sent: list[tuple[float, int | None]], count: int) -> bool:
@@ -41,11 +41,12 @@ async def test_two_notifiers_deliver_each_event_once_to_every_socket(private_sta
 
     await sale.burst(emails, orders_each=1)
     await sale.wait_all_notified()
-    await asyncio.sleep(0.3)
+    # Sound: each notifier relays its subscription in order, so a socket's barrier event comes after any duplicate.
+    tabs = {email: [socket] for email, socket in sale.sockets.items()}
+    tabs[emails[1]].append(second_tab)
+    sale.barrier_orders.update(await barrier(client, [(email, sale.tokens[email], tabs[email]) for email in emails]))
 
-    from firstin_stack.audit import audit_sale
-
-    audit = audit_sale(server.url, sku, accepted_orders=sale.acknowledged, sockets=sale.sockets)
+    audit = sale.audit(server.url)
     audit.assert_correct()
     assert audit.accepted == 30
     tab_finals = [e["order_id"] for e in second_tab.finals()]
@@ -128,6 +129,10 @@ async def test_api_sigterm_finishes_in_flight_orders(private_stack: StackFactory
     await redis.aclose()
 
 
+async def _heard(events: list[object]) -> bool:
+    return bool(events)
+
+
 async def test_notifier_sigterm_tells_clients_then_closes_for_reconnect(private_stack: StackFactory) -> None:
     _server, stack = private_stack()
     notices: list[object] = []
@@ -141,7 +146,9 @@ async def test_notifier_sigterm_tells_clients_then_closes_for_reconnect(private_
     await client.connect(stack.notifier_url, auth={"token": token}, transports=["websocket"])
 
     code = await asyncio.to_thread(stack.notifier.stop)
-    await asyncio.sleep(0.3)
+    await wait_until(lambda: _heard(reasons), 10, "the disconnect")
+    # The client handles each event in a task of its own, so the notice sent before the close may be handled after it.
+    await wait_until(lambda: _heard(notices), 10, "the shutdown notice")
 
     assert code in (0, -signal.SIGTERM)
     assert notices == [{"reason": "server restarting, reconnect"}]

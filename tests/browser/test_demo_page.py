@@ -5,6 +5,7 @@ served at `/`. Screenshots of each step go to the test's tmp_path (printed, so a
 """
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import Browser, Locator, Page, WebSocket, expect
 
-from firstin_stack import FirstinClient, Stack, unique_email
+from firstin_stack import FirstinClient, Stack, unique_email, unique_sku
 
 UI_TIMEOUT_MS = 10_000
 FINAL_TEXT = re.compile(r"^(Accepted|Rejected)")
@@ -65,6 +66,7 @@ class Buyer:
     shots: Path
     frames: list[str] = field(default_factory=list)
     order: dict[str, Any] = field(default_factory=dict)
+    token: str = ""  # the page's buyer session, as its Buy request presented it
 
     @classmethod
     async def open(cls, browser: Browser, stack: Stack, name: str, shots: Path) -> "Buyer":
@@ -96,6 +98,7 @@ class Buyer:
         response = await response_info.value
         assert response.status == 202, f"{self.name}: POST /buy answered {response.status}: {await response.text()}"
         self.order = await response.json()
+        self.token = (await response.request.all_headers())["authorization"].removeprefix("Bearer ")
         return self.order
 
     async def socket_connected(self, timeout: float = UI_TIMEOUT_MS / 1000) -> None:
@@ -107,6 +110,19 @@ class Buyer:
         raise AssertionError(
             f"{self.name}: the notifier did not accept the page's socket in {timeout} s: {self.frames}"
         )
+
+    def order_events(self) -> list[dict[str, Any]]:
+        """The `order` events the page's socket received (Socket.IO EVENT packets, `42["order", {...}]`)."""
+        packets = [json.loads(frame[2:]) for frame in self.frames if frame.startswith("42")]
+        return [packet[1] for packet in packets if packet[0] == "order"]
+
+    async def heard_final(self, order_id: str, timeout: float = UI_TIMEOUT_MS / 1000) -> None:
+        """Wait until the page's socket has received the order's final event."""
+        for _ in range(int(timeout / 0.05)):
+            if any(e["order_id"] == order_id and e["status"] != "pending" for e in self.order_events()):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{self.name}: no final event of {order_id} in {timeout} s: {self.frames}")
 
     async def status_texts(self) -> list[str]:
         """What the status line showed, in order; a text shown again right away (the socket's pending event for the
@@ -161,7 +177,15 @@ async def test_buyers_see_their_own_outcome_live_and_nobody_elses(
     # Thawed: both orders are decided at once, and each outcome appears live on its own page, no reload.
     for buyer in (a, b):
         await expect(buyer.status).to_have_text(FINAL_TEXT)
-    await asyncio.sleep(0.5)  # room for a stray event to reach the wrong page, were the notifier to leak one
+    # A barrier: an order of another product in each page's session (the page shows only its own order). Sound: the
+    # notifier relays decisions in the order they were published, so a stray event of the other buyer's order
+    # would reach the page's socket before this one's.
+    barrier_sku = unique_sku("barrier")
+    await firstin.create_product(barrier_sku, stock=2)
+    for buyer in (a, b):
+        response = await firstin.place_order(buyer.email, barrier_sku, token=buyer.token)
+        assert response.status_code == 202, response.text
+        await buyer.heard_final(response.json()["order_id"])
     records = {buyer.name: await firstin.get_order(buyer.order["order_id"]) for buyer in (a, b)}
     for buyer in (a, b):
         await expect(buyer.status).to_have_text(describe(records[buyer.name]))
