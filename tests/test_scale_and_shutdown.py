@@ -2,7 +2,7 @@
 
 import asyncio
 import signal
-import time
+import uuid
 
 import httpx
 import pytest
@@ -10,15 +10,10 @@ import redis.asyncio as aioredis
 import socketio
 
 from firstin_contracts import ProductKeys
-from firstin_stack import FirstinClient, unique_email, unique_sku
+from firstin_stack import FirstinClient, Stack, unique_email, unique_sku
 
 from .conftest import StackFactory
-from .sale import Sale, barrier, wait_until
-
-
-async def _answered_at_least(sent: list[tuple[float, int | None]], count: int) -> bool:
-    return len(sent) >= count
-
+from .sale import Sale, barrier, decided_count, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -81,51 +76,86 @@ async def test_abuse_limits_hold_across_api_workers(tmp_path, client_of) -> None
             assert sessions[-1] == 429, "per-IP limit covers /sessions too"
 
 
+# Orders held inside the api when it is told to stop, and how long Redis holds them there. Time itself is what the
+# hold is for: uvicorn waits 0.1 s before it applies its graceful timeout, so only requests still unanswered well
+# after that tell a graceful shutdown from one cut short.
+HELD_ORDERS = 40
+HOLD_MS = 2000
+
+
+async def _order(
+    client: FirstinClient, email: str, sku: str, token: str, key: str | None = None
+) -> httpx.Response | None:
+    """POST /orders; None when the connection failed or closed without an answer."""
+    try:
+        return await client.place_order(email, sku, token=token, idempotency_key=key)
+    except httpx.TransportError:
+        return None
+
+
+async def _held_at_redis(redis: aioredis.Redis, count: int) -> bool:
+    """At least `count` clients wait on a postponed SET: the Idempotency-Key claims of requests the api has read."""
+    return sum(1 for c in await redis.client_list() if "b" in c["flags"] and c["cmd"] == "set") >= count
+
+
+async def _shutting_down(stack: Stack, stopping: asyncio.Task[int | None]) -> bool:
+    """Every api worker has begun its shutdown (or the api is already gone)."""
+    shutdowns = stack.api.tail_log(1_000_000).count('"message": "Shutting down"')
+    return shutdowns >= stack.config.api_workers or stopping.done()
+
+
+async def _decided(redis: aioredis.Redis, sku: str, count: int) -> bool:
+    return await decided_count(redis, sku) >= count
+
+
 async def test_api_sigterm_finishes_in_flight_orders(private_stack: StackFactory, client_of) -> None:
-    server, stack = private_stack()
+    # A Redis timeout well past the hold, and connections enough for every held request in one worker.
+    server, stack = private_stack(FIRSTIN_REDIS_TIMEOUT_SECONDS="10", FIRSTIN_REDIS_MAX_CONNECTIONS="64")
     redis = aioredis.Redis.from_url(server.url)
     client = client_of(stack)
     sku = unique_sku("sigterm")
     await client.create_product(sku, stock=5000)
     sale = Sale(client, stack, sku)
-    emails = await sale.open_buyers(20)
+    emails = await sale.open_buyers(HELD_ORDERS // 2)
+    await sale.burst(emails, orders_each=2)
+    assert len(sale.acknowledged) == HELD_ORDERS, "orders flow before the stop"
 
-    # Each request: when it was sent, and whether it got an answer (a status) or lost its connection (None).
-    sent: list[tuple[float, int | None]] = []
-    gate = asyncio.Semaphore(40)
-
-    async def order(email: str) -> None:
-        async with gate:
-            began = time.monotonic()
-            try:
-                response = await client.place_order(email, sku, token=sale.tokens[email])
-            except httpx.TransportError:
-                sent.append((began, None))
-                return
-            sent.append((began, response.status_code))
-            if response.status_code == 202:
-                sale.acknowledged[response.json()["order_id"]] = email
-
-    async def orders() -> None:
-        await asyncio.gather(*(order(e) for _ in range(100) for e in emails))
-
-    burst = asyncio.create_task(orders())
-    await wait_until(lambda: _answered_at_least(sent, 200), 30, "the burst is under way")
-    stopping = time.monotonic()
-    code = await asyncio.to_thread(stack.api.stop)
-    await burst
+    # Redis postpones every write for HOLD_MS, so the next orders wait on it inside the api. Each carries an
+    # Idempotency-Key, whose claim is a write of its own (orders without one reach Redis in groups): Redis shows
+    # every one of them waiting, which proves that the api has read them all before it is told to stop.
+    await redis.execute_command("CLIENT", "PAUSE", HOLD_MS, "WRITE")
+    buyers = emails * 2
+    held = [
+        asyncio.create_task(_order(client, email, sku, sale.tokens[email], key=uuid.uuid4().hex)) for email in buyers
+    ]
+    await wait_until(lambda: _held_at_redis(redis, HELD_ORDERS), HOLD_MS / 2000, f"{HELD_ORDERS} orders held")
+    stopping = asyncio.create_task(asyncio.to_thread(stack.api.stop))
+    await wait_until(lambda: _shutting_down(stack, stopping), 10, "every api worker shutting down")
+    # On a connection of its own, so that it cannot ride on one the api was already serving.
+    late = asyncio.create_task(_order(client_of(stack), emails[0], sku, sale.tokens[emails[0]]))
+    code = await stopping
+    answers = await asyncio.gather(*held)
 
     assert code in (0, -signal.SIGTERM)
-    # Graceful: a request the api had begun is finished and answered. Cut short, it could queue an order whose
-    # 202 never left: a record in Redis that no buyer was told about.
+    # Graceful: every request the api had read is finished and answered. Cut short, it loses its 202, and may
+    # leave an order queued that no buyer was told of.
+    statuses = [answer.status_code if answer is not None else None for answer in answers]
+    assert statuses == [202] * HELD_ORDERS, f"orders in flight at the SIGTERM answered {statuses}"
+    held_ids = [answer.json()["order_id"] for answer in answers if answer is not None]
+    log = stack.api.tail_log(1_000_000)
+    began = log.rindex('"message": "Shutting down"')
+    assert all(log.find(order_id) > began for order_id in held_ids), "still held once every worker was stopping"
+    assert await late is None, "a request sent once the api was shutting down was taken"
+    assert log.count("Application shutdown complete") == stack.config.api_workers, "every worker shut down"
+
+    sale.acknowledged.update(zip(held_ids, buyers, strict=True))
     queued = {key.decode() for key in await redis.hkeys(ProductKeys(sku).orders)}
     assert queued == set(sale.acknowledged), f"{len(queued - set(sale.acknowledged))} queued without a 202"
-    assert any(status is None for began, status in sent if began > stopping), "later ones were refused"
-    log = stack.api.tail_log(200_000)
-    assert log.count("Application shutdown complete") == stack.config.api_workers, "every worker shut down"
-    assert sale.acknowledged, "orders were answered before the stop"
+    await wait_until(lambda: _decided(redis, sku, len(sale.acknowledged)), 30, "every order decided")
     await sale.wait_all_notified()
-    assert all(sale.sockets[e].finals() for e in {sale.acknowledged[o] for o in sale.acknowledged})
+    audit = sale.audit(server.url)
+    assert (audit.lost, audit.pending, audit.missing_notifications) == (0, 0, 0), audit
+    assert audit.accepted == 2 * HELD_ORDERS
     await redis.aclose()
 
 
