@@ -43,6 +43,7 @@ from firstin_notifier import metrics
 from firstin_notifier.limits import BodySizeLimit
 from firstin_notifier.manager import IndexedRoomsManager
 from firstin_notifier.outcomes import OutcomeSubscription
+from firstin_notifier.pacing import DisconnectPacer, PacedDisconnects
 from firstin_notifier.pending import PendingUpdates
 from firstin_notifier.replay import RecentOrders
 from firstin_notifier.replay_queue import ReplayQueue
@@ -68,7 +69,8 @@ class NotifierApp(socketio.ASGIApp):  # type: ignore[misc]  # untyped library
 
     def __init__(self, sio: socketio.AsyncServer, http_app: Starlette, *, max_body_bytes: int):
         super().__init__(sio, other_asgi_app=http_app, socketio_path=SOCKETIO_PATH)
-        self._limited = BodySizeLimit(super().__call__, max_bytes=max_body_bytes)
+        paced = PacedDisconnects(super().__call__, DisconnectPacer())
+        self._limited = BodySizeLimit(paced, max_bytes=max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._limited(scope, receive, send)
