@@ -24,9 +24,25 @@ run: $(VENV)/.synced
 	$(PY) -m firstin_stack.run
 
 test: $(VENV)/.synced
+	$(UV) lock --check
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Each package synced alone into an empty environment, then its entry modules imported: a dependency that a
+# package uses without declaring it (the workspace venv has everything, so tests cannot see it) fails here.
+PACKAGES := firstin-contracts=firstin_contracts firstin-serving=firstin_serving firstin-api=firstin_api.main \
+	firstin-processor=firstin_processor.main firstin-notifier=firstin_notifier.main \
+	firstin-stack=firstin_stack.pytest_plugin,firstin_stack.run
+.PHONY: packages-alone
+packages-alone: | $(UV)
+	@set -e; for spec in $(PACKAGES); do \
+		package=$${spec%%=*}; modules=$${spec#*=}; env=$$(mktemp -d); \
+		UV_PROJECT_ENVIRONMENT=$$env $(UV) sync --quiet --frozen --no-dev --no-editable --package $$package --python $(PYTHON); \
+		for module in $$(echo $$modules | tr , ' '); do $$env/bin/python -c "import $$module"; done; \
+		echo "$$package alone: imports $$modules"; rm -rf $$env; \
+	done
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .

@@ -65,10 +65,10 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from bench.sio import client_frame, pop_frame
+from firstin_serving import DEV_TOKEN_SECRET
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SKU = "bench-notify"
-DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
 _DECIDED_AT = '"@decided_at@"'  # placeholder replaced by the publish time (ms) just before PUBLISH
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
+from firstin_serving import DEV_ADMIN_TOKEN
 from firstin_stack import RedisServer, Stack, StackConfig
-from firstin_stack.services import DEV_ADMIN_TOKEN
 
 BENCH_ENV = {"FIRSTIN_RATE_LIMIT_PER_IP": "0"}
 

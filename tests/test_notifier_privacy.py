@@ -88,6 +88,6 @@ async def test_expired_and_tampered_tokens_are_refused_with_a_reason(firstin: Fi
 
 
 def firstin_token_secret() -> str:
-    from firstin_stack.services import DEV_TOKEN_SECRET
+    from firstin_serving import DEV_TOKEN_SECRET
 
     return DEV_TOKEN_SECRET

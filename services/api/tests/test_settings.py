@@ -1,7 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
-from firstin_api.settings import DEV_ADMIN_TOKEN, DEV_TOKEN_SECRET, ApiSettings
+from firstin_api.settings import ApiSettings
+from firstin_serving import DEV_ADMIN_TOKEN, DEV_TOKEN_SECRET
 
 
 def test_dev_mode_starts_with_the_dev_secrets() -> None:

@@ -1,8 +1,20 @@
-"""What firstin's HTTP services share about being served by uvicorn: request limits, timeouts, trusted proxies."""
+"""What every firstin process does the same way, with no domain in it: common settings and dev defaults, JSON
+logging, and being served by uvicorn (request limits, timeouts, trusted proxies, a metrics port for the cluster)."""
 
 from firstin_serving.http_protocol import GuardedHttpToolsProtocol, HttpLimits
+from firstin_serving.logs import logging_config
 from firstin_serving.metrics_access import ClusterOnly
-from firstin_serving.settings import ServingSettings
+from firstin_serving.settings import DEV_ADMIN_TOKEN, DEV_TOKEN_SECRET, BuyerTokenSettings, ServingSettings
 from firstin_serving.uvicorn_options import uvicorn_options
 
-__all__ = ["ClusterOnly", "GuardedHttpToolsProtocol", "HttpLimits", "ServingSettings", "uvicorn_options"]
+__all__ = [
+    "DEV_ADMIN_TOKEN",
+    "DEV_TOKEN_SECRET",
+    "BuyerTokenSettings",
+    "ClusterOnly",
+    "GuardedHttpToolsProtocol",
+    "HttpLimits",
+    "ServingSettings",
+    "logging_config",
+    "uvicorn_options",
+]

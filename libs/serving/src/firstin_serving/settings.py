@@ -1,16 +1,25 @@
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from firstin_serving.http_protocol import HttpLimits
 
+# The dev defaults of the two secrets; usable only with FIRSTIN_ENV=dev (see BuyerTokenSettings).
+DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
+DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
+
 
 class ServingSettings(BaseSettings):
-    """The settings every firstin HTTP service has, read from FIRSTIN_* environment variables."""
+    """The settings every firstin service has, read from FIRSTIN_* environment variables."""
 
     model_config = SettingsConfigDict(env_prefix="FIRSTIN_", extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Connect and read timeout of every Redis call: an outage becomes an error answer, not a hang.
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # Addresses or CIDR ranges of the reverse proxies in front of this service, comma-separated; only their
     # X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's forwarded_allow_ips). Empty: nobody's, not even
@@ -48,3 +57,17 @@ class ServingSettings(BaseSettings):
             head_timeout=self.http_header_timeout_seconds,
             body_timeout=self.http_body_timeout_seconds,
         )
+
+
+class BuyerTokenSettings(ServingSettings):
+    """The settings of the services that sign or check buyer tokens (the api and the notifier)."""
+
+    env: Literal["dev", "production"] = "dev"
+    # The api signs buyer tokens with it, the notifier checks them: both must have the same.
+    token_secret: str = Field(default=DEV_TOKEN_SECRET, min_length=32)
+
+    @model_validator(mode="after")
+    def _no_dev_token_secret(self) -> "BuyerTokenSettings":
+        if self.env == "production" and self.token_secret == DEV_TOKEN_SECRET:
+            raise ValueError("FIRSTIN_TOKEN_SECRET must be set in production")
+        return self

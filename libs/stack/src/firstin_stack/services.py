@@ -11,10 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from firstin_serving import DEV_ADMIN_TOKEN, DEV_TOKEN_SECRET
 from firstin_stack.redis_server import free_port
-
-DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
-DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
 
 
 @dataclass

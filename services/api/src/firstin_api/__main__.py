@@ -6,9 +6,8 @@ import tempfile
 import uvicorn
 
 from firstin_api.http_protocol import CoalescingHttpToolsProtocol
-from firstin_api.logs import logging_config
 from firstin_api.settings import get_settings
-from firstin_serving import uvicorn_options
+from firstin_serving import logging_config, uvicorn_options
 
 
 def main() -> None:
@@ -22,7 +21,7 @@ def main() -> None:
         host=settings.api_host,
         port=settings.api_port,
         workers=settings.api_workers,
-        log_config=logging_config(settings.log_level),
+        log_config=logging_config("api", settings.log_level),
         timeout_graceful_shutdown=10,
         **uvicorn_options(settings, protocol=CoalescingHttpToolsProtocol),
     )

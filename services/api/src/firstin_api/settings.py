@@ -1,29 +1,17 @@
 from functools import lru_cache
-from typing import Literal
 
 from pydantic import Field, model_validator
-from pydantic_settings import SettingsConfigDict
 
-from firstin_serving import ServingSettings
-
-# Usable only in dev mode: a production start with either of these is refused (see _no_dev_secrets).
-DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
-DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
+from firstin_serving import DEV_ADMIN_TOKEN, BuyerTokenSettings
 
 
-class ApiSettings(ServingSettings):
+class ApiSettings(BuyerTokenSettings):
     """Every setting of the api, read from FIRSTIN_* environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="FIRSTIN_", extra="ignore")
-
-    env: Literal["dev", "production"] = "dev"
-    redis_url: str = "redis://127.0.0.1:6379/0"
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_workers: int = Field(default=2, ge=1, le=64)
     admin_token: str = DEV_ADMIN_TOKEN
-    # Shared with the notifier: it signs the buyer tokens the notifier checks.
-    token_secret: str = Field(default=DEV_TOKEN_SECRET, min_length=32)
     token_ttl_seconds: int = Field(default=4 * 3600, ge=60)
     # Where browsers reach the notifier; the demo page reads it from /config.
     notifier_public_url: str = "http://127.0.0.1:8001"
@@ -37,17 +25,15 @@ class ApiSettings(ServingSettings):
     rate_limit_per_email: int = Field(default=20, ge=0)
     # How stale the sold-out fast path may be: a door that reopens (restock, rejections) is seen this late.
     door_cache_seconds: float = Field(default=0.1, ge=0)
-    redis_timeout_seconds: float = Field(default=2.0, gt=0)
     # Redis connections per api worker; requests beyond wait (up to the timeout) for one to free up. Few are
     # plenty (a Redis call takes tens of microseconds), and fewer orders in flight between the door check and
     # the enqueue means fewer slip past a door that is closing (bench stampede: 20 beyond the stock at 16, 57 at 64).
     redis_max_connections: int = Field(default=16, ge=1)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
-    def _no_dev_secrets(self) -> "ApiSettings":
-        if self.env == "production" and (self.token_secret == DEV_TOKEN_SECRET or self.admin_token == DEV_ADMIN_TOKEN):
-            raise ValueError("FIRSTIN_ADMIN_TOKEN and FIRSTIN_TOKEN_SECRET must be set in production")
+    def _no_dev_admin_token(self) -> "ApiSettings":
+        if self.env == "production" and self.admin_token == DEV_ADMIN_TOKEN:
+            raise ValueError("FIRSTIN_ADMIN_TOKEN must be set in production")
         return self
 
 

@@ -1,25 +1,17 @@
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, model_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode
 
-from firstin_serving import ServingSettings
-
-DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
+from firstin_serving import BuyerTokenSettings
 
 
-class NotifierSettings(ServingSettings):
+class NotifierSettings(BuyerTokenSettings):
     """Every setting of the notifier, read from FIRSTIN_* environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="FIRSTIN_", extra="ignore")
-
-    env: Literal["dev", "production"] = "dev"
-    redis_url: str = "redis://127.0.0.1:6379/0"
     notifier_host: str = "127.0.0.1"
     notifier_port: int = Field(default=8001, ge=1, le=65535)
-    # Shared with the api, which signs the buyer tokens with it.
-    token_secret: str = Field(default=DEV_TOKEN_SECRET, min_length=32)
     # Origins allowed to open a socket (comma-separated); the dev default is the demo page.
     cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
@@ -32,8 +24,6 @@ class NotifierSettings(ServingSettings):
     # The largest HTTP body (a long-polling POST) or websocket message a client may send; larger: 413, or the
     # socket closed. A client sends its token and pongs: a few hundred bytes.
     max_message_bytes: int = Field(default=16_384, ge=1_024, le=1_000_000)
-    redis_timeout_seconds: float = Field(default=2.0, gt=0)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="before")
     @classmethod
@@ -42,12 +32,6 @@ class NotifierSettings(ServingSettings):
         if isinstance(origins, str):
             data["cors_allowed_origins"] = [o.strip() for o in origins.split(",") if o.strip()]
         return data
-
-    @model_validator(mode="after")
-    def _no_dev_secrets(self) -> "NotifierSettings":
-        if self.env == "production" and self.token_secret == DEV_TOKEN_SECRET:
-            raise ValueError("FIRSTIN_TOKEN_SECRET must be set in production")
-        return self
 
 
 @lru_cache

@@ -2,9 +2,8 @@
 
 import uvicorn
 
-from firstin_processor.logs import logging_config
 from firstin_processor.settings import get_settings
-from firstin_serving import uvicorn_options
+from firstin_serving import logging_config, uvicorn_options
 
 
 def main() -> None:
@@ -14,7 +13,7 @@ def main() -> None:
         factory=True,
         host=settings.processor_host,
         port=settings.processor_port,
-        log_config=logging_config(settings.log_level),
+        log_config=logging_config("processor", settings.log_level),
         # SIGTERM: uvicorn stops accepting, then runs the app's shutdown (the batch in hand completes).
         timeout_graceful_shutdown=10,
         **uvicorn_options(settings),

@@ -1,8 +1,6 @@
 from functools import lru_cache
-from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
 from firstin_serving import ServingSettings
 
@@ -10,9 +8,6 @@ from firstin_serving import ServingSettings
 class ProcessorSettings(ServingSettings):
     """Every setting of the processor, read from FIRSTIN_* environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="FIRSTIN_", extra="ignore")
-
-    redis_url: str = "redis://127.0.0.1:6379/0"
     processor_host: str = "127.0.0.1"
     # Health and metrics only: the processor takes no orders over HTTP.
     processor_port: int = Field(default=8002, ge=1, le=65535)
@@ -26,8 +21,6 @@ class ProcessorSettings(ServingSettings):
     lease_ttl_seconds: float = Field(default=3.0, ge=0.5, le=60)
     max_message_bytes: int = Field(default=4096, ge=256)
     dead_letters_kept: int = Field(default=10_000, ge=1)
-    redis_timeout_seconds: float = Field(default=2.0, gt=0)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 @lru_cache
