@@ -230,9 +230,12 @@ async def test_redis_restart_services_recover_without_a_restart(private_stack: S
     buyers = await sale.open_buyers(20)
     await sale.burst(buyers, orders_each=2)
     before = dict(sale.acknowledged)
-    # Time itself: with appendfsync everysec Redis syncs the AOF about once a second and tells no client when it
-    # has, so only a wait past that second puts the orders acknowledged so far on disk before the SIGKILL.
-    await asyncio.sleep(1.5)
+    # With appendfsync everysec Redis syncs the AOF about once a second and tells no client when (7.0 has no
+    # WAITAOF). An AOF rewrite writes the whole dataset and syncs it before it completes: once it has, everything
+    # acknowledged so far is on disk, whatever the machine's load.
+    async with aioredis.Redis.from_url(server.url) as before_kill:
+        await before_kill.bgrewriteaof()
+        await wait_until(lambda: _aof_rewritten(before_kill), 30, "the AOF rewritten and synced")
 
     server.kill()  # SIGKILL: only what AOF fsynced survives
     await wait_until(lambda: _none_ready(stack), 10, "every readyz turns red")
@@ -249,14 +252,22 @@ async def test_redis_restart_services_recover_without_a_restart(private_stack: S
     # subscription that settle()'s barrier orders itself by: their end, each socket's second `replayed`, is awaited.
     await wait_until(lambda: _caught_up(sale), 30, "every socket's catch-up replay")
     await sale.burst(buyers, orders_each=1)  # new orders flow end to end, events included
-    redis_client = aioredis.Redis.from_url(server.url)
-    await settle(sale, redis_client)
+    async with aioredis.Redis.from_url(server.url) as redis_client:
+        await settle(sale, redis_client)
 
     audit = sale.audit(server.url)
     audit.assert_correct()
     assert audit.accepted == len(before) + len(buyers), "nothing acknowledged before the last fsync was lost"
     assert recovered < 30
-    await redis_client.aclose()
+
+
+async def _aof_rewritten(redis: aioredis.Redis) -> bool:
+    info = await redis.info("persistence")
+    return (
+        info["aof_rewrite_in_progress"] == 0
+        and info["aof_rewrite_scheduled"] == 0
+        and info["aof_last_bgrewrite_status"] == "ok"
+    )
 
 
 async def test_hostile_messages_are_dead_lettered_counted_and_passed(private_stack: StackFactory, client_of) -> None:

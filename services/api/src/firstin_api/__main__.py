@@ -7,7 +7,7 @@ import uvicorn
 
 from firstin_api.http_protocol import CoalescingHttpToolsProtocol
 from firstin_api.settings import get_settings
-from firstin_serving import logging_config, uvicorn_options
+from firstin_serving import GuardedHttpToolsProtocol, logging_config, uvicorn_options
 
 
 def main() -> None:
@@ -23,7 +23,10 @@ def main() -> None:
         workers=settings.api_workers,
         log_config=logging_config("api", settings.log_level),
         timeout_graceful_shutdown=10,
-        **uvicorn_options(settings, protocol=CoalescingHttpToolsProtocol),
+        **uvicorn_options(
+            settings,
+            protocol=CoalescingHttpToolsProtocol if settings.http_coalesce_responses else GuardedHttpToolsProtocol,
+        ),
     )
 
 

@@ -29,6 +29,8 @@ class ApiSettings(BuyerTokenSettings):
     # plenty (a Redis call takes tens of microseconds), and fewer orders in flight between the door check and
     # the enqueue means fewer slip past a door that is closing (bench stampede: 20 beyond the stock at 16, 57 at 64).
     redis_max_connections: int = Field(default=16, ge=1)
+    # A response's head and body in one socket write instead of uvicorn's two (http_protocol.py).
+    http_coalesce_responses: bool = True
 
     @model_validator(mode="after")
     def _no_dev_admin_token(self) -> "ApiSettings":
