@@ -1,6 +1,7 @@
 """What every firstin process does the same way, with no domain in it: common settings and dev defaults, JSON
 logging, and being served by uvicorn (request limits, timeouts, trusted proxies, a metrics port for the cluster)."""
 
+from firstin_serving.body_limit import BodySizeLimit
 from firstin_serving.http_protocol import GuardedHttpToolsProtocol, HttpLimits
 from firstin_serving.logs import logging_config
 from firstin_serving.metrics_access import ClusterOnly
@@ -10,6 +11,7 @@ from firstin_serving.uvicorn_options import uvicorn_options
 __all__ = [
     "DEV_ADMIN_TOKEN",
     "DEV_TOKEN_SECRET",
+    "BodySizeLimit",
     "BuyerTokenSettings",
     "ClusterOnly",
     "GuardedHttpToolsProtocol",

@@ -14,10 +14,9 @@ from starlette.types import Receive, Scope, Send
 
 from firstin_contracts import REPLAYED_EVENT, SOCKETIO_PATH
 from firstin_notifier import metrics
-from firstin_notifier.limits import BodySizeLimit
 from firstin_notifier.pacing import DisconnectPacer, PacedDisconnects
 from firstin_notifier.relay import Action, Emit, Join, Leave
-from firstin_serving import ClusterOnly
+from firstin_serving import BodySizeLimit, ClusterOnly
 
 
 class NotifierApp(socketio.ASGIApp):  # type: ignore[misc]  # untyped library
