@@ -24,12 +24,10 @@ from bench import stats
 from bench.loadgen import Buyer, WorkerPlan, run_worker
 from bench.profiling import Profiler, format_summary
 from bench.system import Target
-from firstin_api.settings import ApiSettings
 from firstin_contracts import ProductKeys, issue_buyer_token
 from firstin_stack.audit import audit_sale
 
 FINAL = ("accepted", "rejected")
-API_TOKEN_TTL_SECONDS = ApiSettings.model_fields["token_ttl_seconds"].default
 
 
 @dataclass
@@ -87,14 +85,13 @@ class _RedisSampler(threading.Thread):
 def _plan(target: Target, spec: LoadSpec, sku: str) -> list[WorkerPlan]:
     run = uuid.uuid4().hex[:6]
     buyers: list[Buyer] = []
+    sign = target.token_secret if not spec.socket_after_202 else None
+    # As a page holds them: tokens of the lifetime the api gives (POST /sessions or an earlier 202). A shorter one
+    # would look old to the api, which would then sign a new token with every order.
+    ttl = target.session_ttl() if sign else 0
     for i in range(spec.buyers):
         email = f"bench-{run}-{i}@example.com"
-        # As a page holds them: a token from the api (POST /sessions or an earlier 202), with the api's default TTL.
-        token = (
-            issue_buyer_token(email, secret=target.token_secret, ttl_seconds=API_TOKEN_TTL_SECONDS)
-            if target.token_secret and not spec.socket_after_202
-            else None
-        )
+        token = issue_buyer_token(email, secret=sign, ttl_seconds=ttl) if sign else None
         # spread the socket holders evenly among the buyers
         holds = (i + 1) * spec.sockets // spec.buyers > i * spec.sockets // spec.buyers
         buyers.append(Buyer(i, email, token, holds))
@@ -479,7 +476,7 @@ def _figures(
         "load_generator": {
             "processes": spec.processes,
             "loop": "uvloop, one per process",
-            "http_client": "aiohttp (keep-alive pool)",
+            "http_client": "bench/http1.py: HTTP/1.1 keep-alive on httptools",
             "socket_client": "bench/sio.py: Socket.IO v5 / Engine.IO v4 over websocket, a bare asyncio protocol",
             "http_connections_total": spec.concurrency,
         },

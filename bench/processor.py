@@ -1,16 +1,14 @@
 """The processor alone: a line pre-filled with N orders while no processor runs, then one starts; how fast does
 it decide them all?
 
-The orders are written by the api's own code, past the door: `OrderStore.enqueue` (enqueue.lua for the pending
-records and the FastStream publish of the messages, in one MULTI per chunk). Only Redis and the processor run
-(no api, no notifier), so the figure is the processor's.
+The product is configured through the api's admin endpoint, and the api stops again; the orders are then written
+as the api's enqueue writes them (bench/prefill.py). Only Redis and the processor run while it decides (no api, no
+notifier), so the figure is the processor's.
 """
 
-import asyncio
 import re
 import time
 import uuid
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -18,37 +16,28 @@ import httpx
 import redis
 
 from bench import stats
+from bench.prefill import prefill
 from bench.profiling import Profiler
-from firstin_contracts import PRODUCTS_SET, ProductKeys, order_id_for
+from firstin_contracts import ProductKeys
 from firstin_stack import RedisServer, ServiceProcess, StackConfig
+from firstin_stack.audit import audit_sale
 
 
-async def _prefill(redis_url: str, sku: str, orders: int, chunk: int = 2000) -> float:
-    from faststream.redis import RedisBroker
-    from redis.asyncio import Redis
-
-    from firstin_api.store import NewOrder, OrderStore, RateLimits
-    from firstin_api.wire import JsonEnvelopeFormat
-
-    broker = RedisBroker(redis_url, message_format=JsonEnvelopeFormat, logger=None)
-    await broker.connect()
-    client = Redis.from_url(redis_url)
-    store = OrderStore(
-        broker, client, idempotency_ttl=3600, recent_orders_kept=50, rate_limits=RateLimits(per_ip=0, per_email=0)
-    )
-    started = time.perf_counter()
+def _configure_product(config: StackConfig, sku: str, stock: int) -> None:
+    """Through the api's admin endpoint; the api stops again before the processor starts."""
+    api = ServiceProcess("api", "firstin_api", config.api_port, config.env(), config.log_dir)
+    api.start()
     try:
-        for first in range(0, orders, chunk):
-            group = [
-                NewOrder(order_id_for(sku), sku, f"pre-{i}@example.com", 1, f"session-{i}", "127.0.0.1")
-                for i in range(first, min(orders, first + chunk))
-            ]
-            if any(isinstance(r, Exception) for r in await store.enqueue(group)):
-                raise RuntimeError("enqueue.lua answered 0: the product does not exist")
+        api.wait_ready(60)
+        response = httpx.put(
+            f"{api.url}/admin/products/{sku}",
+            json={"stock": stock, "per_customer_limit": None},
+            headers={"Authorization": f"Bearer {config.admin_token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
     finally:
-        await client.aclose()
-        await broker.stop()
-    return time.perf_counter() - started
+        api.stop()
 
 
 def _metric(text: str, name: str) -> float | None:
@@ -75,15 +64,16 @@ def run_processor(
     env_extra = dict(extra_env)
     if batch_size:
         env_extra["FIRSTIN_DECIDE_BATCH_SIZE"] = str(batch_size)
-    config = StackConfig(redis_url=server.url, log_level=log_level, extra_env=env_extra)
+    config = StackConfig(redis_url=server.url, api_workers=1, log_level=log_level, extra_env=env_extra)
     processor = ServiceProcess("processor", "firstin_processor", config.processor_port, config.env(), config.log_dir)
     client = redis.Redis.from_url(server.url)
     result: dict[str, Any] = {"scenario": "processor", "sku": sku}
     try:
-        configure = files("firstin_api").joinpath("configure.lua").read_text()
-        client.eval(configure, 3, keys.product, keys.bought, PRODUCTS_SET, sku, stock, 0)
+        _configure_product(config, sku, stock)
         log(f"processor: pre-filling {orders:,} orders (stock {stock:,}) with the processor stopped…")
-        prefill_seconds = asyncio.run(_prefill(server.url, sku, orders))
+        prefill_started = time.perf_counter()
+        prefill(client, sku, orders)
+        prefill_seconds = time.perf_counter() - prefill_started
         queued = int(client.llen(keys.queue))
         log(f"processor: {queued:,} orders in line after {prefill_seconds:.1f} s; starting the processor")
         assert queued == orders, f"expected {orders} queued, found {queued}"
@@ -132,8 +122,6 @@ def run_processor(
             if m:
                 decided_at.append(int(m.group(1)))
         span_ms = (max(decided_at) - min(decided_at)) if decided_at else 0
-        from firstin_stack.audit import audit_sale
-
         audit = audit_sale(server.url, sku, accepted_orders={})
         result.update(
             {

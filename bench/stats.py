@@ -1,5 +1,6 @@
 """Figures from raw samples: percentiles, per-interval series, the PNG plot and the JSON file."""
 
+import importlib.util
 import json
 import math
 import os
@@ -79,12 +80,13 @@ def git_info(repo: Path) -> dict[str, Any]:
         try:
             return subprocess.run(
                 ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10, check=False
-            ).stdout.strip()
+            ).stdout
         except (OSError, subprocess.SubprocessError):
             return ""
 
+    # Not stripped: a porcelain line starts with its two status columns, the first often a space.
     changed = [line[3:] for line in git("status", "--porcelain").splitlines() if line]
-    return {"commit": git("rev-parse", "HEAD"), "dirty_files": changed}
+    return {"commit": git("rev-parse", "HEAD").strip(), "dirty_files": changed}
 
 
 def write_json(name: str, data: dict[str, Any]) -> Path:
@@ -284,10 +286,12 @@ def wait_for_quiet(max_wait: float, busy_below: float = 15.0, log: Any = print) 
 
 
 def code_info() -> dict[str, Any]:
-    """Which firstin is measured: the checkout the services are imported (and started) from."""
-    import firstin_api
-
-    package = Path(firstin_api.__file__).resolve().parent
+    """Which firstin is measured: the checkout the services are started from (the stack runs `python -m
+    firstin_api` and the others with this interpreter, so they come from where it finds them)."""
+    spec = importlib.util.find_spec("firstin_api")
+    if spec is None or spec.origin is None:
+        return {"firstin_api": "not installed"}
+    package = Path(spec.origin).resolve().parent
     # the workspace root: services/api/src/firstin_api -> four levels up, when laid out as in this repo
     root = next((p for p in package.parents if (p / "pyproject.toml").exists() and (p / "services").exists()), package)
     info: dict[str, Any] = {"path": str(root), "firstin_api": str(package)}

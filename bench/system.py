@@ -56,6 +56,12 @@ class Target:
         result: dict[str, Any] = response.json()
         return result
 
+    def session_ttl(self) -> int:
+        """Seconds a buyer token from this api lasts (POST /sessions says)."""
+        response = httpx.post(f"{self.api_url}/sessions", json={"email": "bench-session@example.com"}, timeout=10)
+        response.raise_for_status()
+        return int(response.json()["expires_in"])
+
     def describe(self) -> dict[str, Any]:
         return {
             "started_here": self.started_here,
