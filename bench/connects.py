@@ -65,7 +65,9 @@ async def _connect_all(
     async def one(i: int) -> None:
         arrived = asyncio.Event()
 
-        def on_event(conn: BuyerConnection, now: float, payload: dict[str, Any]) -> None:
+        def on_event(conn: BuyerConnection, now: float, name: str, payload: Any) -> None:
+            if name != "order" or not isinstance(payload, dict):
+                return
             if wanted[i] is None or (payload.get("order_id") == wanted[i] and payload.get("status") != "pending"):
                 arrived.set()
 

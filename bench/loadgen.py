@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import uvloop
+
 from bench.http1 import Http1Pool
 from bench.sio import BuyerConnection, SocketRefused
 
@@ -81,8 +83,6 @@ def run_worker(
 ) -> None:
     """Process entry point."""
     try:
-        import uvloop
-
         uvloop.run(_Worker(plan, out, start, stop, t0).run())
     except BaseException:
         out.put(("error", plan.worker_id, traceback.format_exc()))
@@ -107,7 +107,9 @@ class _Worker:
         self.late_connect_window: list[float] = []  # first late connect started, last one finished
 
     # -- sockets --------------------------------------------------------------------------------------
-    def _on_event(self, conn: BuyerConnection, now: float, payload: dict[str, Any]) -> None:
+    def _on_event(self, conn: BuyerConnection, now: float, name: str, payload: Any) -> None:
+        if name != "order" or not isinstance(payload, dict):
+            return
         st = self.state
         st.events += 1
         if payload.get("status") in FINAL:

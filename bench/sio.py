@@ -1,5 +1,5 @@
-"""A lean Socket.IO client for the load generator: Engine.IO v4 over the websocket transport, as a bare asyncio
-protocol (no task, no reader loop, no HTTP client library per socket).
+"""The benchmark's Socket.IO client: Engine.IO v4 over the websocket transport, as a bare asyncio protocol (no task,
+no reader loop, no HTTP client library per socket). Every scenario that opens buyer sockets uses it.
 
 python-socketio's AsyncClient is the reference client (the tests use it), but it costs several tasks, a
 reconnection machinery and a few hundred kB per connection, and an aiohttp websocket costs the load generator
@@ -14,8 +14,8 @@ speaks the same wire protocol as a browser on the websocket transport (no long-p
     server: 42["order",{...}]                    an event
     server: 2            client: 3               Engine.IO ping / pong (the server pings, v4)
 
-Every `order` event is recorded with the monotonic time it was read, which the load generator compares
-with the time the order's 202 came back.
+Every event is stamped with the client's clock when its bytes were read (time.monotonic by default: system-wide
+on Linux, so processes compare their stamps). With `deflate` the client offers permessage-deflate, as browsers do.
 """
 
 import asyncio
@@ -24,13 +24,16 @@ import contextlib
 import json
 import os
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-EventHandler = Callable[["BuyerConnection", float, dict[str, Any]], None]
+# (the connection, when the event was read, the event's name, its first argument)
+EventHandler = Callable[["BuyerConnection", float, str, Any], None]
 
 _HANDSHAKE, _OPENING, _CONNECTING, _CONNECTED, _CLOSED = range(5)
+_TEXT, _BINARY, _CLOSE, _PING, _PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 def pop_frame(buf: bytearray) -> tuple[int, bytes] | None:
@@ -71,24 +74,64 @@ def client_frame(opcode: int, payload: bytes) -> bytes:
     return header + b"\0\0\0\0" + payload
 
 
-class SocketRefused(Exception):
+class SocketRefused(ConnectionError):
     """The notifier answered CONNECT with an error (44): a bad or expired token."""
 
 
 class BuyerConnection(asyncio.Protocol):
-    """One buyer's socket. `events` holds (monotonic time, payload) of every `order` event, in order."""
+    """One buyer's socket. `events` holds (read time, payload) of every `order` event, in order; `replayed` the
+    payloads of `replayed` (the replay on connect is done); other events are counted. `on_event` hears them all."""
 
-    def __init__(self, buyer: int, on_event: EventHandler | None = None):
+    # Thousands of these live in one process: no per-instance dict.
+    __slots__ = (
+        "_buf",
+        "_clock",
+        "_frag",
+        "_frag_compressed",
+        "_frag_op",
+        "_host",
+        "_inflater",
+        "_ready",
+        "_state",
+        "_token",
+        "_transport",
+        "buyer",
+        "closed_by_server",
+        "compressed_frames",
+        "connected_at",
+        "deflate",
+        "events",
+        "on_event",
+        "other_events",
+        "replayed",
+    )
+
+    def __init__(
+        self,
+        buyer: int,
+        on_event: EventHandler | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        deflate: bool = False,
+    ):
         self.buyer = buyer
         self.on_event = on_event
+        self.deflate = deflate
         self.events: list[tuple[float, dict[str, Any]]] = []
-        self.replayed: list[dict[str, Any]] = []  # payloads of `replayed`: the replay on connect is done
+        self.replayed: list[dict[str, Any]] = []
         self.other_events = 0  # events of other names (progress, shutdown...), counted, not kept
+        self.compressed_frames = 0
         self.closed_by_server = False
+        self.connected_at: float | None = None  # the clock when the notifier's CONNECT answer was read
+        self._clock = clock
         self._state = _HANDSHAKE
         self._token = ""
         self._host = ""
         self._buf = bytearray()
+        self._frag: bytearray | None = None  # a fragmented message's payload so far
+        self._frag_op = 0
+        self._frag_compressed = False
+        self._inflater: Any = None  # zlib decompressor, once the server accepted permessage-deflate
         self._transport: asyncio.Transport | None = None
         self._ready: asyncio.Future[None] | None = None
 
@@ -107,13 +150,15 @@ class BuyerConnection(asyncio.Protocol):
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         key = base64.b64encode(os.urandom(16)).decode()
         self._transport.write(
             (
                 "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
                 f"Host: {self._host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                + ("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" if self.deflate else "")
+                + "\r\n"
             ).encode()
         )
 
@@ -124,6 +169,7 @@ class BuyerConnection(asyncio.Protocol):
         self._fail(ConnectionError(f"socket closed during connect: {exc!r}"))
 
     def data_received(self, data: bytes) -> None:
+        now = self._clock()
         buf = self._buf
         buf += data
         if self._state == _HANDSHAKE:
@@ -134,8 +180,11 @@ class BuyerConnection(asyncio.Protocol):
             del buf[: end + 4]
             if not head.startswith(b"HTTP/1.1 101"):
                 self._fail(ConnectionError(f"websocket handshake refused: {head[:200]!r}"))
+                self._close_transport()
                 return
             self._state = _OPENING
+            if b"permessage-deflate" in head.lower():
+                self._inflater = zlib.decompressobj(-15)  # context takeover: one decompressor per socket
         while True:
             try:
                 frame = pop_frame(buf)
@@ -146,27 +195,46 @@ class BuyerConnection(asyncio.Protocol):
             if frame is None:
                 return
             b0, payload = frame
-            opcode = b0 & 0x0F
-            if opcode == 1:  # text: the server sends each Engine.IO packet as one unfragmented text message
-                self._packet(payload.decode())
-            elif opcode == 9:  # websocket ping: pong with the same payload
-                self._send(0xA, payload)
-            elif opcode == 8:
-                self.closed_by_server = True
-                self._fail(ConnectionError("closed by the server"))
-                self._close_transport()
+            self._frame(bool(b0 & 0x80), bool(b0 & 0x40), b0 & 0x0F, payload, now)
+
+    # -- websocket ----------------------------------------------------------------------------------------
+    def _frame(self, fin: bool, compressed: bool, opcode: int, payload: bytes, now: float) -> None:
+        if opcode == 0:  # continuation
+            if self._frag is None:
+                return
+            self._frag += payload
+            if not fin:
+                return
+            opcode, payload, compressed, self._frag = self._frag_op, bytes(self._frag), self._frag_compressed, None
+        elif opcode in (_TEXT, _BINARY) and not fin:
+            self._frag, self._frag_op, self._frag_compressed = bytearray(payload), opcode, compressed
+            return
+        if compressed and opcode in (_TEXT, _BINARY) and self._inflater is not None:
+            payload = self._inflater.decompress(payload + b"\x00\x00\xff\xff")
+            self.compressed_frames += 1
+        if opcode == _TEXT:  # the server sends each Engine.IO packet as one text message
+            self._packet(payload.decode(), now)
+        elif opcode == _PING:  # uvicorn's keepalive: pong with the same payload
+            self._send(_PONG, payload)
+        elif opcode == _CLOSE:
+            with contextlib.suppress(Exception):
+                self._send(_CLOSE, payload[:2])
+            self.closed_by_server = True
+            self._fail(ConnectionError("closed by the server"))
+            self._close_transport()
 
     # -- Engine.IO / Socket.IO ----------------------------------------------------------------------------
-    def _packet(self, text: str) -> None:
+    def _packet(self, text: str, now: float) -> None:
         if text.startswith("42"):
-            self._dispatch(text)
+            self._dispatch(text, now)
         elif text == "2":
-            self._send(0x1, b"3")
+            self._send(_TEXT, b"3")
         elif self._state == _OPENING and text.startswith("0"):
-            self._send(0x1, ("40" + json.dumps({"token": self._token}, separators=(",", ":"))).encode())
+            self._send(_TEXT, ("40" + json.dumps({"token": self._token}, separators=(",", ":"))).encode())
             self._state = _CONNECTING
         elif self._state == _CONNECTING and text.startswith("40"):
             self._state = _CONNECTED
+            self.connected_at = now
             if self._ready is not None and not self._ready.done():
                 self._ready.set_result(None)
         elif text.startswith("44"):
@@ -176,20 +244,20 @@ class BuyerConnection(asyncio.Protocol):
             self.closed_by_server = True
             self._close_transport()
 
-    def _dispatch(self, data: str) -> None:
-        now = time.monotonic()
+    def _dispatch(self, data: str, now: float) -> None:
         try:
             name, *args = json.loads(data[2:])
         except (ValueError, TypeError):
             return
-        if name == "order" and args and isinstance(args[0], dict):
-            self.events.append((now, args[0]))
-            if self.on_event is not None:
-                self.on_event(self, now, args[0])
-        elif name == "replayed" and args and isinstance(args[0], dict):
-            self.replayed.append(args[0])
+        payload = args[0] if args else None
+        if name == "order" and isinstance(payload, dict):
+            self.events.append((now, payload))
+        elif name == "replayed" and isinstance(payload, dict):
+            self.replayed.append(payload)
         else:
             self.other_events += 1
+        if self.on_event is not None:
+            self.on_event(self, now, name, payload)
 
     def _send(self, opcode: int, payload: bytes) -> None:
         if self._transport is not None and not self._transport.is_closing():
@@ -208,9 +276,13 @@ class BuyerConnection(asyncio.Protocol):
     def connected(self) -> bool:
         return self._state == _CONNECTED and not self.closed_by_server
 
-    async def close(self) -> None:
+    def close_now(self) -> None:
+        """Leave: a Socket.IO DISCONNECT if connected, then the socket closes (no waiting for anything)."""
         if self._state == _CONNECTED:
             with contextlib.suppress(Exception):
-                self._send(0x1, b"41")
+                self._send(_TEXT, b"41")
         self._state = _CLOSED
         self._close_transport()
+
+    async def close(self) -> None:
+        self.close_now()

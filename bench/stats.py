@@ -1,4 +1,5 @@
-"""Figures from raw samples: percentiles, per-interval series, the PNG plot and the JSON file."""
+"""Figures from raw samples: percentiles, per-interval series, the PNG plot and the JSON file. Every scenario takes
+its percentiles from here."""
 
 import importlib.util
 import json
@@ -13,24 +14,44 @@ from typing import Any
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
-def percentiles(values: Sequence[float], scale: float = 1000.0) -> dict[str, float | int | None]:
-    """count, p50/p95/p99/max (and mean) of `values`, multiplied by `scale` (seconds -> ms by default)."""
+def percentiles(values: Sequence[float], scale: float = 1000.0, digits: int = 3) -> dict[str, float | int | None]:
+    """count, p50/p95/p99/max (and mean) of `values`, multiplied by `scale` (seconds -> ms by default) and rounded
+    to `digits`. Nearest rank: every figure is one of the values, none is interpolated between two."""
     if not values:
         return {"count": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
     ordered = sorted(values)
 
     def pick(q: float) -> float:
-        # nearest-rank percentile
-        return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] * scale
+        return round(ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] * scale, digits)
 
     return {
         "count": len(ordered),
-        "p50": round(pick(50), 3),
-        "p95": round(pick(95), 3),
-        "p99": round(pick(99), 3),
-        "max": round(ordered[-1] * scale, 3),
-        "mean": round(sum(ordered) / len(ordered) * scale, 3),
+        "p50": pick(50),
+        "p95": pick(95),
+        "p99": pick(99),
+        "max": round(ordered[-1] * scale, digits),
+        "mean": round(sum(ordered) / len(ordered) * scale, digits),
     }
+
+
+def histogram_quantiles(before: dict[float, float] | None, after: dict[float, float] | None) -> dict[str, Any] | None:
+    """From two scrapes of a Prometheus histogram (cumulative count per upper bound `le`, in seconds): how many
+    were observed in between, and the upper bounds (ms) of the buckets holding their p50 and p99. A histogram
+    knows no finer than its buckets."""
+    if not before or not after:
+        return None
+    delta = sorted((le, after[le] - before.get(le, 0.0)) for le in after)
+    count = delta[-1][1] if delta else 0
+    if not count:
+        return None
+
+    def bound(q: float) -> str:
+        for le, n in delta:
+            if n >= q * count:
+                return "inf" if le == float("inf") else f"<= {le * 1000:g}"
+        return "inf"
+
+    return {"observed": int(count), "p50_ms": bound(0.5), "p99_ms": bound(0.99)}
 
 
 def rate(count: int, seconds: float) -> float | None:

@@ -75,11 +75,15 @@ class Target:
         }
 
 
-def raise_fd_limit() -> int:
-    """Sockets are file descriptors: raise our soft limit to the hard one (the services inherit it)."""
+def raise_fd_limit(wanted: int | None = None) -> int:
+    """Sockets are file descriptors: raise our soft limit towards `wanted` (default: as far as it goes), never past
+    the hard one; returns the new soft limit. Processes started afterwards (the services) inherit it."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if soft == resource.RLIM_INFINITY:
+        return soft
+    target = hard if wanted is None or (hard != resource.RLIM_INFINITY and wanted > hard) else wanted
+    if target == resource.RLIM_INFINITY or target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 

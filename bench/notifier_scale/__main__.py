@@ -1,0 +1,5 @@
+import sys
+
+from bench.notifier_scale.cli import main
+
+sys.exit(main())
