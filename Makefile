@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 
 .PHONY: run test lint sync clean
 
-$(VENV)/.synced: uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) | $(UV)
+$(VENV)/.synced: uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) bench/pyproject.toml | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	touch $@
 
@@ -34,7 +34,8 @@ test: $(VENV)/.synced
 # package uses without declaring it (the workspace venv has everything, so tests cannot see it) fails here.
 PACKAGES := firstin-contracts=firstin_contracts firstin-serving=firstin_serving firstin-api=firstin_api.main \
 	firstin-processor=firstin_processor.main firstin-notifier=firstin_notifier.main \
-	firstin-stack=firstin_stack.pytest_plugin,firstin_stack.run
+	firstin-stack=firstin_stack.pytest_plugin,firstin_stack.run \
+	firstin-bench=bench.cli,bench.notifier_scale,bench.bare_sio_server
 .PHONY: packages-alone
 packages-alone: | $(UV)
 	@set -e; for spec in $(PACKAGES); do \

@@ -60,7 +60,7 @@ def _assert_each_told_its_own_outcome_once(buyers: list[StormBuyer]) -> None:
 
 async def test_a_storm_of_new_sockets_tells_every_buyer_its_own_outcome_once(firstin: FirstinClient) -> None:
     """2,200 buyers, 200 between "Buy" and an open socket at any moment, as fast as the client goes. The client is
-    the benchmark's lean one (bench/http1.py, bench/sio.py: the same wire protocol as a browser), so the connects
+    the benchmark's lean one (bench.http1, bench.sio: the same wire protocol as a browser), so the connects
     arrive faster than one notifier process serves them; every tenth buyer uses python-socketio's client."""
     sku, stock, count = unique_sku("storm"), 2_000, 2_200
     await firstin.create_product(sku, stock=stock)

@@ -7,11 +7,18 @@ import math
 import os
 import platform
 import subprocess
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# The bench's project directory (bench/ in a checkout, beside src/); None when installed from a wheel.
+PROJECT_DIR: Path | None = next(
+    (p for p in Path(__file__).resolve().parents[1:3] if (p / "pyproject.toml").exists() and (p / "src").is_dir()),
+    None,
+)
+# Results stay in the checkout (git-ignored), whatever the working directory; an installed copy writes where it runs.
+RESULTS_DIR = (PROJECT_DIR or Path.cwd() / "bench") / "results"
 
 
 def percentiles(values: Sequence[float], scale: float = 1000.0, digits: int = 3) -> dict[str, float | int | None]:
@@ -251,8 +258,6 @@ class CpuMeter:
         self.loadavg = ""
 
     def start(self) -> "CpuMeter":
-        import time
-
         self.loadavg = Path("/proc/loadavg").read_text().strip()
         self.started = time.monotonic()
         self.busy0 = _machine_busy_seconds()
@@ -262,8 +267,6 @@ class CpuMeter:
         return self
 
     def stop(self) -> dict[str, Any]:
-        import time
-
         elapsed = time.monotonic() - self.started
         busy = _machine_busy_seconds() - self.busy0
         stolen = _stolen_seconds() - self.stolen0
@@ -288,8 +291,6 @@ class CpuMeter:
 
 def wait_for_quiet(max_wait: float, busy_below: float = 15.0, log: Any = print) -> dict[str, Any]:
     """On a shared machine: wait (at most max_wait s) until other processes use < busy_below % of the CPU."""
-    import time
-
     started = time.monotonic()
     busy = None
     while True:

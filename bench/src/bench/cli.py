@@ -33,7 +33,8 @@ from bench.processor import run_processor
 from bench.system import system
 
 SCENARIOS = ("door", "processor", "stampede", "pipeline", "steady", "storm", "connects")
-REPO = Path(__file__).resolve().parent.parent
+# The checkout the bench runs from, for the commit it reports (none when installed from a wheel).
+REPO = stats.PROJECT_DIR.parent if stats.PROJECT_DIR else Path.cwd()
 
 
 def _env_pairs(values: list[str]) -> dict[str, str]:
