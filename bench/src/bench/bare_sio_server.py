@@ -15,11 +15,11 @@ import uvicorn
 def create_app() -> socketio.ASGIApp:
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*", logger=False, engineio_logger=False)
 
-    @sio.event
     async def connect(sid: str, environ: dict[str, object], auth: object) -> None:
         await sio.enter_room(sid, f"room:{sid}")
         sio.start_background_task(sio.emit, "order", {"status": "accepted"}, to=f"room:{sid}")
 
+    sio.on("connect", connect)  # not as a decorator: the library's decorators are untyped
     return socketio.ASGIApp(sio)
 
 
@@ -33,7 +33,7 @@ def main() -> None:
         log_level="warning",
         ws_ping_interval=None,
         ws_per_message_deflate=False,
-        ws=ws,  # type: ignore[arg-type]
+        ws=ws,
     )
 
 

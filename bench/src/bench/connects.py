@@ -163,12 +163,12 @@ def run_connects(
         raise SystemExit("connects: needs the notifier's pid, so the bench must start the system itself")
     notifier_pid = next(s.pid for s in target.stack.services if s.name == "notifier")
     with _bare_server(bare_ws) as (url, pid):
-        bare = _measure(url, pid, ["bare"] * buyers, concurrency, [None] * buyers, profile and f"{name}-bare")
+        bare = _measure(url, pid, ["bare"] * buyers, concurrency, [None] * buyers, f"{name}-bare" if profile else None)
     sku = f"bench-connects-{time.strftime('%H%M%S')}"
     target.create_product(sku, buyers)
     tokens, order_ids = asyncio.run(_place_and_decide(target, sku, buyers))
     notifier = _measure(
-        target.notifier_url, notifier_pid, tokens, concurrency, order_ids, profile and f"{name}-notifier"
+        target.notifier_url, notifier_pid, tokens, concurrency, order_ids, f"{name}-notifier" if profile else None
     )
     ratio = notifier["server_cpu_ms_per_socket"] / bare["server_cpu_ms_per_socket"]
     return {

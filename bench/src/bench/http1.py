@@ -10,6 +10,7 @@ back, no redirects, no chunked request bodies, no TLS.
 
 import asyncio
 from collections import deque
+from typing import cast
 
 import httptools
 
@@ -27,7 +28,7 @@ class _Connection(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def data_received(self, data: bytes) -> None:
         try:

@@ -298,7 +298,7 @@ def _figures(
             if e.get("status") in FINAL:
                 key = (buyer, e.get("order_id"))
                 final_counts[key] += 1
-                first_final.setdefault(key, t)  # type: ignore[arg-type]
+                first_final.setdefault(key, t)
                 all_final_times.append(t)
     e2e, e2e_req, e2e_new_socket, before_202, observed, missing = [], [], [], 0, 0, 0
     for _sched, t_start, t_end, status, buyer, order_id, _pos, ready in requests:
@@ -416,7 +416,7 @@ def _figures(
 
     def pct(values: list[float], q: float) -> float | None:
         p = stats.percentiles(values)
-        return p[f"p{q}"] if p["count"] else None  # type: ignore[return-value]
+        return p[f"p{q}"] if p["count"] else None
 
     series: dict[str, Any] = {"bin_s": width, "t": [round(i * width, 3) for i in range(nbins)]}
     series["responses_per_s"] = [len(resp_bins.get(i, [])) / width for i in range(nbins)]

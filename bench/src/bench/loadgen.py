@@ -115,8 +115,9 @@ class _Worker:
         if payload.get("status") in FINAL:
             st.finals += 1
             order_id = payload.get("order_id")
-            st.finals_seen.add(order_id)  # type: ignore[arg-type]
-            st.awaiting.discard(order_id)  # type: ignore[arg-type]
+            if isinstance(order_id, str):
+                st.finals_seen.add(order_id)
+                st.awaiting.discard(order_id)
 
     async def _connect(self, buyer: int, gate: asyncio.Semaphore) -> None:
         token = self.tokens[buyer]

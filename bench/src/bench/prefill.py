@@ -59,7 +59,7 @@ def prefill(
         seconds, micros = client.time()
         created_at = seconds * 1000 + micros // 1000
         correlation_id = str(uuid.uuid4())
-        records: dict[str, str] = {}
+        records: list[str] = []  # order id, record, order id, record...
         messages: list[bytes] = []
         for index in range(first, min(orders, first + chunk)):
             last += 1
@@ -75,15 +75,15 @@ def prefill(
                 created_at=created_at,
             )
             # The fields a decision adds are absent from a pending record, not null.
-            records[order_id] = record.model_dump_json(exclude_none=True)
+            records += [order_id, record.model_dump_json(exclude_none=True)]
             messages.append(
                 queued_message(PlaceOrder(order_id=order_id, sku=sku, email=record.email, quantity=1), correlation_id)
             )
             order_ids.append(order_id)
         with client.pipeline(transaction=True) as pipe:
-            pipe.hset(keys.orders, mapping=records)
-            pipe.hincrby(keys.product, "last_position", len(records))
-            pipe.hincrby(keys.product, "pending_qty", len(records))
+            pipe.hset(keys.orders, items=records)
+            pipe.hincrby(keys.product, "last_position", len(messages))
+            pipe.hincrby(keys.product, "pending_qty", len(messages))
             pipe.rpush(keys.queue, *messages)
             pipe.execute()
     return order_ids
