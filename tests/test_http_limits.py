@@ -61,8 +61,11 @@ async def _answer(
     except asyncio.IncompleteReadError:
         return None, True
     status = int(head.split()[1])
-    rest = await asyncio.wait_for(reader.read(), timeout)  # b"..." then EOF, or a timeout if left open
-    return status, rest is not None
+    try:
+        await asyncio.wait_for(reader.read(), timeout)  # the rest, then EOF; a timeout if the server keeps it open
+    except ConnectionResetError:
+        pass  # closed too: bytes we sent after the server's close were answered with a reset
+    return status, True
 
 
 SERVICES = ["api", "notifier", "processor"]

@@ -39,12 +39,12 @@ def main() -> None:
         **uvicorn_options(settings),
         # Engine.IO pings every socket itself: uvicorn's own websocket pings would double that traffic.
         ws_ping_interval=None,
-        # Compression costs ~35 KB of memory per socket and a quarter more CPU per fan-out (bench/notifier_scale.py)
+        # Compression costs ~35 KB of memory per socket and a quarter more CPU per fan-out (bench.notifier_scale)
         # for payloads of about a hundred bytes.
         ws_per_message_deflate=False,
     )
     # Thousands of long-lived sockets make every full garbage collection walk ~1.5 M objects (0.7-1.5 s at 10,000
-    # sockets, bench/notifier_scale.py): move what exists at start out of the collector's reach and collect the
+    # sockets, bench.notifier_scale): move what exists at start out of the collector's reach and collect the
     # young generation far less often.
     gc.freeze()
     gc.set_threshold(100_000, 50, 1000)
