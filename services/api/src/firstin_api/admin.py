@@ -14,10 +14,10 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
-from firstin_api.deps import AdminOnly, Settings, Store
+from firstin_api.deps import AdminOnly, Products, Settings
+from firstin_api.products import Product
 from firstin_api.schemas import ErrorPublic, ProductConfigure, ProductOverviewPublic, ProductPublic, SkuPath
 from firstin_api.static_files import STATIC_DIR
-from firstin_api.store import Product
 
 log = logging.getLogger("firstin.api")
 router = APIRouter()
@@ -72,11 +72,11 @@ def _overview(product: Product) -> ProductOverviewPublic:
     dependencies=[AdminOnly],
     responses={401: {"model": ErrorPublic}},
 )
-async def configure_product(sku: SkuPath, body: ProductConfigure, store: Store) -> ProductPublic:
+async def configure_product(sku: SkuPath, body: ProductConfigure, products: Products) -> ProductPublic:
     """Create a product or reset its stock (a new round: per-customer counts start again)."""
-    await store.configure_product(sku, stock=body.stock, per_customer_limit=body.per_customer_limit)
+    await products.configure_product(sku, stock=body.stock, per_customer_limit=body.per_customer_limit)
     log.info("product configured", extra={"sku": sku, "stock": body.stock})
-    product = await store.get_product(sku)
+    product = await products.get_product(sku)
     assert product is not None
     return product_public(product)
 
@@ -87,8 +87,8 @@ async def configure_product(sku: SkuPath, body: ProductConfigure, store: Store) 
     dependencies=[AdminOnly],
     responses={401: {"model": ErrorPublic}},
 )
-async def overview(store: Store) -> list[ProductOverviewPublic]:
-    return [_overview(p) for p in await store.all_products()]
+async def overview(products: Products) -> list[ProductOverviewPublic]:
+    return [_overview(p) for p in await products.all_products()]
 
 
 @router.post(
@@ -104,7 +104,7 @@ async def stream_ticket(settings: Settings) -> StreamTicketPublic:
 
 @router.get("/admin/stream", responses={401: {"model": ErrorPublic}})
 async def overview_stream(
-    store: Store, settings: Settings, ticket: Annotated[str, Query(description="from POST /admin/stream-tickets")]
+    products: Products, settings: Settings, ticket: Annotated[str, Query(description="from POST /admin/stream-tickets")]
 ) -> EventSourceResponse:
     """The overview twice a second as server-sent events."""
     if not _ticket_is_valid(ticket, settings.admin_token):
@@ -112,8 +112,8 @@ async def overview_stream(
 
     async def events() -> AsyncIterator[dict[str, str]]:
         while True:
-            products = [_overview(p).model_dump() for p in await store.all_products()]
-            yield {"event": "overview", "data": json.dumps(products)}
+            rows = [_overview(p).model_dump() for p in await products.all_products()]
+            yield {"event": "overview", "data": json.dumps(rows)}
             await asyncio.sleep(OVERVIEW_INTERVAL_SECONDS)
 
     return EventSourceResponse(events())

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from firstin_api.products import ProductStore
 from firstin_api.settings import ApiSettings
 from firstin_api.store import OrderStore
 
@@ -19,12 +20,18 @@ async def _store(request: Request) -> OrderStore:
     return store
 
 
+async def _products(request: Request) -> ProductStore:
+    products: ProductStore = request.app.state.products
+    return products
+
+
 async def _settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
 
 
 Store = Annotated[OrderStore, Depends(_store)]
+Products = Annotated[ProductStore, Depends(_products)]
 Settings = Annotated[ApiSettings, Depends(_settings)]
 
 _bearer = HTTPBearer(auto_error=False)

@@ -1,4 +1,5 @@
-"""Redis adapter of the api: the door check, queueing an order, and reading orders and products."""
+"""Redis adapter of the api's orders: the door (door.lua), the line (enqueue.lua, one group of orders at a
+time), Idempotency-Keys and order records."""
 
 import hashlib
 import time
@@ -11,9 +12,10 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from firstin_api import metrics
+from firstin_api.door import DoorReading, Open, admit
 from firstin_api.group_commit import GroupCommit
+from firstin_api.placing import KeyReused, LimitReached, NewOrder, Order, SoldOut, UnknownProduct
 from firstin_contracts import (
-    PRODUCTS_SET,
     QUEUED_CHANNEL,
     WAKE_CHANNEL,
     OrderRecord,
@@ -21,78 +23,26 @@ from firstin_contracts import (
     PlaceOrder,
     ProductKeys,
     SessionKeys,
-    order_id_for,
     sku_of_order_id,
 )
 
 _SCRIPTS = files("firstin_api")
 ENQUEUE_SCRIPT = _SCRIPTS.joinpath("enqueue.lua").read_text()
-CONFIGURE_SCRIPT = _SCRIPTS.joinpath("configure.lua").read_text()
 DOOR_SCRIPT = _SCRIPTS.joinpath("door.lua").read_text()
 RATE_WINDOW_SECONDS = 60
 
-
-class UnknownProduct(Exception):
-    pass
-
-
-class SoldOut(Exception):
-    pass
-
-
-class IdempotencyKeyReused(Exception):
-    """The Idempotency-Key was first used with another body."""
-
-
-class RateLimited(Exception):
-    def __init__(self, retry_after: int):
-        super().__init__(f"rate limited, retry after {retry_after}s")
-        self.retry_after = retry_after
+# Delete an idempotency claim only if it is still ours (its value starts with our order id).
+_RELEASE_CLAIM = """
+local value = redis.call('GET', KEYS[1])
+if value and string.sub(value, 1, string.len(ARGV[1])) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:
     per_ip: int
     per_email: int
-
-
-@dataclass(frozen=True, slots=True)
-class NewOrder:
-    """An order on its way into line."""
-
-    order_id: str
-    sku: str
-    email: str
-    quantity: int
-    session_id: str
-    client_ip: str
-    # Whether the request carried a valid token of `session_id`. Such a request counts against its session's
-    # request limit, not its email's: anyone can name any email (POST /sessions, orders), so a stranger could
-    # otherwise use up a buyer's limit and lock the buyer out. Anonymous requests keep the email's limit.
-    session_presented: bool = False
-
-    @property
-    def rate_counter(self) -> str:
-        return _session_counter(self.session_id) if self.session_presented else _email_counter(self.email)
-
-
-@dataclass(frozen=True, slots=True)
-class PlacedOrder:
-    record: OrderRecord
-    replayed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Product:
-    sku: str
-    stock_total: int
-    stock_left: int
-    sold_out: bool
-    per_customer_limit: int | None
-    now_serving: int
-    queue_length: int
-    last_position: int
-    decided: int
 
 
 def _ip_counter(client_ip: str) -> str:
@@ -103,28 +53,24 @@ def _email_counter(email: str) -> str:
     return f"firstin:rate:email:{email}"
 
 
-# Delete an idempotency claim only if it is still ours (its value starts with our order id).
-_RELEASE_CLAIM = """
-local value = redis.call('GET', KEYS[1])
-if value and string.sub(value, 1, string.len(ARGV[1])) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-
-
 def _session_counter(session_id: str) -> str:
     return f"firstin:rate:session:{session_id}"
 
 
-def _door_refusal(verdict: bytes, number: int, sku: str) -> Exception | None:
-    """What door.lua's verdict refuses, or None when the door is open."""
+def _buyer_counter(order: NewOrder) -> str:
+    return _session_counter(order.session_id) if order.session_presented else _email_counter(order.email)
+
+
+def _reading(reply: list[Any], sku: str) -> DoorReading:
+    verdict, number = reply
     match verdict:
         case b"rate_limited":
-            return RateLimited(int(number))
+            return LimitReached(int(number))
         case b"unknown":
             return UnknownProduct(sku)
         case b"sold_out":
             return SoldOut(sku)
-    return None
+    return Open(int(number))
 
 
 def _triples(flat: list[Any]) -> list[tuple[Any, Any, Any]]:
@@ -133,6 +79,11 @@ def _triples(flat: list[Any]) -> list[tuple[Any, Any, Any]]:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _idempotency_key(key: str, order: Order) -> str:
+    # Keys belong to a buyer (email) and product: the same key from another buyer is another key.
+    return ProductKeys(order.sku).idempotency(_digest(f"{order.email}\n{key}"))
 
 
 class OrderStore:
@@ -148,7 +99,6 @@ class OrderStore:
     ):
         self._broker = broker
         self._redis = redis
-        self._configure = redis.register_script(CONFIGURE_SCRIPT)
         self._door = redis.register_script(DOOR_SCRIPT)
         self._rate_limits = rate_limits
         self._idempotency_ttl = idempotency_ttl
@@ -157,64 +107,34 @@ class OrderStore:
         self._release_claim = redis.register_script(_RELEASE_CLAIM)
         self._orders = GroupCommit(self.queue_orders, max_group=max_group, on_group=metrics.ORDER_GROUP_SIZE.observe)
 
-    async def pass_door(self, *, client_ip: str, email: str, sku: str | None) -> None:
-        """Rate limits, then (with a sku) whether the product exists and its line still has room, in one round
-        trip. POST /sessions checks the rate limits alone; orders pass the door in groups (queue_orders)."""
-        keys = ProductKeys(sku or "-")
-        verdict, number = await self._door(
-            keys=[keys.product, _ip_counter(client_ip), _email_counter(email)],
-            args=[self._rate_limits.per_ip, self._rate_limits.per_email, RATE_WINDOW_SECONDS, int(sku is not None)],
+    async def join(self, order: NewOrder) -> OrderRecord:
+        """The order's record once in line, travelling to Redis with the orders that arrive meanwhile."""
+        return await self._orders.submit(order)
+
+    async def count_request(self, *, client_ip: str, email: str) -> LimitReached | None:
+        """Count a request that names no product (POST /sessions) against the request limits."""
+        reading = await self._door(
+            keys=[ProductKeys("-").product, _ip_counter(client_ip), _email_counter(email)],
+            args=[self._rate_limits.per_ip, self._rate_limits.per_email, RATE_WINDOW_SECONDS, 0],
         )
-        if refusal := _door_refusal(verdict, number, sku or "-"):
-            raise refusal
+        limited = _reading(reading, "-")
+        return limited if isinstance(limited, LimitReached) else None
 
     async def door_closed(self, sku: str) -> bool:
         """Whether the product's door is closed (sold out, or its line covers the stock): door.lua itself, with
-        no rate limit to count against. An unknown product is not closed (it is a 404)."""
-        keys = ProductKeys(sku)
-        verdict, _ = await self._door(keys=[keys.product, "", ""], args=[0, 0, RATE_WINDOW_SECONDS, 1])
-        return bool(verdict == b"sold_out")
-
-    async def place_order(
-        self,
-        *,
-        sku: str,
-        email: str,
-        quantity: int,
-        session_id: str,
-        client_ip: str,
-        idempotency_key: str | None,
-        session_presented: bool = False,
-    ) -> PlacedOrder:
-        order_id = order_id_for(sku)
-        if idempotency_key is not None:
-            claimed_id = await self._claim_idempotency_key(
-                ProductKeys(sku), idempotency_key, order_id, sku, email, quantity
-            )
-            if claimed_id != order_id:
-                if record := await self.get_order(claimed_id):
-                    return PlacedOrder(record, replayed=True)
-                # The first attempt with this key died before queueing: finish it under the same order id.
-                order_id = claimed_id
-        order = NewOrder(order_id, sku, email, quantity, session_id, client_ip, session_presented)
-        try:
-            return PlacedOrder(await self._orders.submit(order))
-        except (SoldOut, UnknownProduct, RateLimited):
-            if idempotency_key is not None:
-                # Claimed only by an order that is queued: a refusal leaves the key free for the buyer's retry.
-                await self._release_idempotency_key(ProductKeys(sku), idempotency_key, order_id, email)
-            raise
+        no request limit to count against. An unknown product is not closed (it is a 404)."""
+        reading = await self._door(keys=[ProductKeys(sku).product, "", ""], args=[0, 0, RATE_WINDOW_SECONDS, 1])
+        return isinstance(_reading(reading, sku), SoldOut)
 
     async def queue_orders(self, orders: list[NewOrder]) -> list[OrderRecord | Exception]:
         """Each order's record, or why it was not queued: the door for every order in one round trip, then the
         admitted ones in one MULTI. A Redis error raises (the whole group answers 503)."""
-        verdicts = await self._door_verdicts(orders)
+        verdicts = admit(orders, await self._door_readings(orders))
         admitted = [order for order, verdict in zip(orders, verdicts, strict=True) if verdict is None]
         records = iter(await self.enqueue(admitted) if admitted else [])
         return [next(records) if verdict is None else verdict for verdict in verdicts]
 
-    async def _door_verdicts(self, orders: list[NewOrder]) -> list[Exception | None]:
-        """None for an order that may join its line. A product's room is shared by the group, in arrival order."""
+    async def _door_readings(self, orders: list[NewOrder]) -> list[DoorReading]:
         async with self._redis.pipeline(transaction=False) as pipe:
             # Loaded in the same round trip, so the EVALSHAs after it never meet NOSCRIPT (e.g. after a restart).
             pipe.script_load(DOOR_SCRIPT)
@@ -222,20 +142,11 @@ class OrderStore:
                 pipe.evalsha(
                     self._door.sha,
                     3,
-                    *(ProductKeys(order.sku).product, _ip_counter(order.client_ip), order.rate_counter),
+                    *(ProductKeys(order.sku).product, _ip_counter(order.client_ip), _buyer_counter(order)),
                     *(self._rate_limits.per_ip, self._rate_limits.per_email, RATE_WINDOW_SECONDS, 1),
                 )
             replies = (await pipe.execute())[1:]
-        room: dict[str, int] = {}
-        verdicts: list[Exception | None] = []
-        for order, (verdict, number) in zip(orders, replies, strict=True):
-            if refusal := _door_refusal(verdict, number, order.sku):
-                verdicts.append(refusal)
-            else:  # open, with `number` left in line
-                left = room.setdefault(order.sku, int(number))
-                verdicts.append(None if left > 0 else SoldOut(order.sku))
-                room[order.sku] = left - order.quantity
-        return verdicts
+        return [_reading(reply, order.sku) for order, reply in zip(orders, replies, strict=True)]
 
     async def enqueue(self, orders: list[NewOrder]) -> list[OrderRecord | Exception]:
         """Queue orders that passed the door: one MULTI for the whole group."""
@@ -285,26 +196,22 @@ class OrderStore:
                 )
         return records
 
-    async def _claim_idempotency_key(
-        self, keys: ProductKeys, key: str, order_id: str, sku: str, email: str, quantity: int
-    ) -> str:
-        """The order id this key stands for: ours if we claimed it first, else the first claimant's. Keys belong to
-        a buyer (email) and product: the same key from another buyer is another key, so nobody can squat one."""
-        body_digest = _digest(f"{sku}\n{email}\n{quantity}")
-        idem_key = keys.idempotency(_digest(f"{email}\n{key}"))
+    async def claim_key(self, key: str, order: Order, order_id: str) -> str:
+        """The order id this key stands for: ours if we claimed it first, else the first claimant's."""
+        body_digest = _digest(f"{order.sku}\n{order.email}\n{order.quantity}")
+        idem_key = _idempotency_key(key, order)
         if await self._redis.set(idem_key, f"{order_id} {body_digest}", nx=True, ex=self._idempotency_ttl):
             return order_id
         existing = await self._redis.get(idem_key)
         if existing is None:  # expired in between: claim again
-            return await self._claim_idempotency_key(keys, key, order_id, sku, email, quantity)
+            return await self.claim_key(key, order, order_id)
         first_order_id, first_digest = cast(bytes, existing).decode().split(" ", 1)
         if first_digest != body_digest:
-            raise IdempotencyKeyReused(key)
+            raise KeyReused(key)
         return first_order_id
 
-    async def _release_idempotency_key(self, keys: ProductKeys, key: str, order_id: str, email: str) -> None:
-        idem_key = keys.idempotency(_digest(f"{email}\n{key}"))
-        await self._release_claim(keys=[idem_key], args=[f"{order_id} "])
+    async def release_key(self, key: str, order: Order, order_id: str) -> None:
+        await self._release_claim(keys=[_idempotency_key(key, order)], args=[f"{order_id} "])
 
     async def get_order(self, order_id: str) -> OrderRecord | None:
         sku = sku_of_order_id(order_id)
@@ -317,50 +224,6 @@ class OrderStore:
             return OrderRecord.model_validate_json(raw)
         except ValidationError:
             return None
-
-    async def get_product(self, sku: str) -> Product | None:
-        return (await self.get_products([sku]))[0]
-
-    async def all_products(self) -> list[Product]:
-        skus = sorted(cast(bytes, s).decode() for s in await self._redis.smembers(PRODUCTS_SET))
-        return [p for p in await self.get_products(skus) if p is not None]
-
-    async def get_products(self, skus: list[str]) -> list[Product | None]:
-        """Several products in one round trip."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for sku in skus:
-                keys = ProductKeys(sku)
-                pipe.hgetall(keys.product)
-                pipe.llen(keys.queue)
-            replies = await pipe.execute()
-        return [
-            self._product(sku, fields, queue_length)
-            for sku, fields, queue_length in zip(skus, replies[::2], replies[1::2], strict=True)
-        ]
-
-    @staticmethod
-    def _product(sku: str, fields: dict[bytes, bytes], queue_length: int) -> Product | None:
-        if not fields:
-            return None
-        f = {k.decode(): v.decode() for k, v in fields.items()}
-        limit = int(f.get("per_customer_limit", "0"))
-        return Product(
-            sku=sku,
-            stock_total=int(f["stock_total"]),
-            stock_left=int(f["stock_left"]),
-            sold_out=f.get("sold_out") == "1",
-            per_customer_limit=limit or None,
-            now_serving=int(f.get("now_serving", "0")),
-            queue_length=int(queue_length),
-            last_position=int(f.get("last_position", "0")),
-            decided=int(f.get("decided", "0")),
-        )
-
-    async def configure_product(self, sku: str, *, stock: int, per_customer_limit: int | None) -> None:
-        keys = ProductKeys(sku)
-        await self._configure(
-            keys=[keys.product, keys.bought, PRODUCTS_SET], args=[sku, stock, per_customer_limit or 0]
-        )
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
