@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from firstin_api import order_endpoint
@@ -98,6 +98,10 @@ async def _answers(path: str, body: bytes, headers: dict[str, str]) -> list[http
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.sampled_from(["/orders", "/buy"]), body=bodies, key=keys, content_type=content_types)
+@example(path="/orders", body='{"email": "ada@example.com", "quantity": 2}', key=None, content_type="application/json")
+@example(path="/buy", body='{"email": "ada@example.com"}', key="", content_type="application/json")
+@example(path="/orders", body='{"email": "ada@example.com"}', key="k" * 201, content_type="application/json")
+@example(path="/buy", body='{"email": "nope"}', key="", content_type="application/json")
 async def test_a_request_passes_or_fails_as_on_a_fastapi_route_with_the_same_answer(
     path: str, body: str, key: str | None, content_type: str
 ) -> None:
