@@ -3,12 +3,20 @@
 A declared length over the limit is refused before a byte of the body is read. A chunked body (no
 Content-Length) is read here, up to the limit, before the app sees it: an app that reads the body itself turns
 an error raised while reading into its own answer (FastAPI answers 400), and engine.io would read a chunked
-body whole. The rest of a refused body is never read, so the connection cannot carry another request.
+body whole. The 413 closes the connection. A chunked body's rest is read and dropped first, up to LINGER_BYTES
+or LINGER_SECONDS (a web server's "lingering close"): a client that sends its whole body before it reads the
+answer would otherwise meet a reset, which discards the 413 unread. (A declared length is answered at once:
+the answer can come before the body, and a client that sends a body far over its limit anyway is not served.)
 """
 
+import asyncio
 import json
+import time
 
 from firstin_serving.asgi import ASGIApp, Message, Receive, Scope, Send
+
+LINGER_BYTES = 1_048_576
+LINGER_SECONDS = 1.0
 
 
 class BodySizeLimit:
@@ -37,6 +45,8 @@ class BodySizeLimit:
             chunks.append(message.get("body", b""))
             received += len(chunks[-1])
             if received > self.max_bytes:
+                if message.get("more_body", False):
+                    await _drop_the_rest(receive)
                 await self._too_large(send)
                 return
             if not message.get("more_body", False):
@@ -53,6 +63,23 @@ class BodySizeLimit:
         ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+async def _drop_the_rest(receive: Receive) -> None:
+    """Read what is still coming of a body, up to LINGER_BYTES or LINGER_SECONDS, whichever comes first
+    (uvicorn's receive hears nothing more once the response is complete: this comes before it)."""
+    dropped = 0
+    deadline = time.monotonic() + LINGER_SECONDS
+    while dropped < LINGER_BYTES:
+        try:
+            message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+        except TimeoutError:
+            return  # a client that waits for the answer before it sends more
+        if message["type"] != "http.request":
+            return
+        dropped += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 def _replay(first: Message, receive: Receive) -> Receive:

@@ -19,7 +19,7 @@ from firstin_api import admin
 from firstin_api.answers import STORE_FAILURES, store_unavailable
 from firstin_api.buyer_tokens import BuyerTokens
 from firstin_api.door import DoorCache
-from firstin_api.limits import BodySizeLimit, JsonBodiesOnly
+from firstin_api.limits import JsonBodiesOnly
 from firstin_api.metrics import metrics_app
 from firstin_api.order_endpoint import Ordering, order_operations
 from firstin_api.products import ProductStore
@@ -30,7 +30,7 @@ from firstin_api.static_files import STATIC_DIR
 from firstin_api.store import OrderStore, RateLimits
 from firstin_api.validation import validation_failed
 from firstin_api.wire import JsonEnvelopeFormat
-from firstin_serving import ClusterOnly
+from firstin_serving import BodySizeLimit, ClusterOnly
 
 log = logging.getLogger("firstin.api")
 
