@@ -137,3 +137,24 @@ def test_both_paths_are_served_by_the_order_endpoint_and_documented_with_their_m
         }
         assert {"409", "422", "503"} <= set(operation["responses"])
         assert [p["name"] for p in operation["parameters"]] == ["Idempotency-Key", "Authorization"]
+
+
+async def test_order_requests_go_straight_to_the_handler_the_router_holds_and_the_rest_to_the_app() -> None:
+    """OrderRoutes skips Starlette's exception middleware and router for POST /orders and /buy, and sends them to
+    the very handlers the routes hold: there is still one handler per path."""
+    reached: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(f"app {scope['method']} {scope['path']}")
+
+    operations = order_operations(lambda: None)  # type: ignore[arg-type, return-value]
+    for operation in operations:
+
+        async def handler(scope: Any, receive: Any, send: Any, path: str = operation.path) -> None:
+            reached.append(f"handler {path}")
+
+        operation.app = handler
+    routes = order_endpoint.OrderRoutes(app, operations=operations)
+    for method, path in (("POST", "/orders"), ("POST", "/buy"), ("GET", "/orders"), ("POST", "/sessions")):
+        await routes({"type": "http", "method": method, "path": path}, None, None)  # type: ignore[arg-type]
+    assert reached == ["handler /orders", "handler /buy", "app GET /orders", "app POST /sessions"]

@@ -21,7 +21,7 @@ from firstin_api.buyer_tokens import BuyerTokens
 from firstin_api.door import DoorCache
 from firstin_api.limits import JsonBodiesOnly
 from firstin_api.metrics import metrics_app
-from firstin_api.order_endpoint import Ordering, order_operations
+from firstin_api.order_endpoint import Ordering, OrderRoutes, order_operations
 from firstin_api.products import ProductStore
 from firstin_api.routes import router
 from firstin_api.security_headers import SecurityHeaders
@@ -91,7 +91,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     # Ahead of every other route: they are almost all the traffic.
-    app.router.routes[0:0] = order_operations(lambda: app.state.ordering)
+    operations = order_operations(lambda: app.state.ordering)
+    app.router.routes[0:0] = operations
     app.include_router(router)
     app.include_router(admin.router)
 
@@ -127,6 +128,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.mount("/metrics", ClusterOnly(metrics_app(), settings.metrics_allowed_networks))
+    app.add_middleware(OrderRoutes, operations=operations)
     app.add_middleware(JsonBodiesOnly)
     app.add_middleware(SecurityHeaders, notifier_public_url=settings.notifier_public_url)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
