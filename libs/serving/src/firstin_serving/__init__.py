@@ -6,11 +6,13 @@ from firstin_serving.http_protocol import GuardedHttpToolsProtocol, HttpLimits
 from firstin_serving.logs import logging_config
 from firstin_serving.metrics_access import ClusterOnly
 from firstin_serving.settings import DEV_ADMIN_TOKEN, DEV_TOKEN_SECRET, BuyerTokenSettings, ServingSettings
+from firstin_serving.tasks import BackgroundTask
 from firstin_serving.uvicorn_options import uvicorn_options
 
 __all__ = [
     "DEV_ADMIN_TOKEN",
     "DEV_TOKEN_SECRET",
+    "BackgroundTask",
     "BodySizeLimit",
     "BuyerTokenSettings",
     "ClusterOnly",

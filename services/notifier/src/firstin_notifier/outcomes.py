@@ -25,6 +25,7 @@ from firstin_contracts import (
     ProgressUpdated,
 )
 from firstin_notifier import metrics
+from firstin_serving import BackgroundTask
 
 log = logging.getLogger("firstin.notifier")
 
@@ -46,16 +47,14 @@ class OutcomeSubscription:
         self._on_queued = on_queued
         self._on_resubscribed = on_resubscribed
         self._connect_timeout = connect_timeout
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask(self._run, "outcome-subscription")
         self.subscribed = False
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outcome-subscription")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
     async def _run(self) -> None:
         backoff, had_outage = 0.1, False

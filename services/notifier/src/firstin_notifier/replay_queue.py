@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from firstin_contracts import BuyerSession, OrderRecord
+from firstin_serving import BackgroundTask
 
 log = logging.getLogger("firstin.notifier")
 
@@ -43,7 +44,7 @@ class ReplayQueue:
         self._max_pause = max_pause
         self._waiting: dict[str, BuyerSession] = {}  # socket id -> its session, in request order
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = BackgroundTask(self._run, "replays")
 
     def request(self, sid: str, session: BuyerSession) -> None:
         """Replay this socket's session to it soon. A socket already waiting keeps its place."""
@@ -54,12 +55,10 @@ class ReplayQueue:
         return len(self._waiting)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="replays")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
     async def _run(self) -> None:
         while True:

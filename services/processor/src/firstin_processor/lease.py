@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from firstin_processor import metrics
+from firstin_serving import BackgroundTask
 
 log = logging.getLogger("firstin.processor")
 
@@ -39,7 +40,7 @@ class Lease:
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
         self._held = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._renewal = BackgroundTask(self._keep, "processor-lease")
 
     @property
     def held(self) -> bool:
@@ -53,13 +54,11 @@ class Lease:
         return True
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._keep(), name="processor-lease")
+        self._renewal.start()
 
     async def stop(self) -> None:
         """Stop renewing and hand the lease over at once, so a standby need not wait for it to lapse."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._renewal.stop()
         if self.held:
             self._set(False)
             try:

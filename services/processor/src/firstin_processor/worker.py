@@ -15,6 +15,7 @@ from firstin_contracts import ProgressUpdated
 from firstin_processor import metrics
 from firstin_processor.lease import Lease
 from firstin_processor.store import BatchSummary, DecisionStore
+from firstin_serving import BackgroundTask
 
 log = logging.getLogger("firstin.processor")
 
@@ -34,12 +35,12 @@ class DecisionWorker:
         self._lease = lease
         self._publish_progress = publish_progress
         self._progress: dict[str, ProgressUpdated] = {}
-        self._progress_task: asyncio.Task[None] | None = None
         self._poll_interval = poll_interval
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._progress_loop = BackgroundTask(self._send_progress, "progress")
 
     def kick(self, sku: str) -> None:
         self._dirty.add(sku)
@@ -47,7 +48,7 @@ class DecisionWorker:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="decision-worker")
-        self._progress_task = asyncio.create_task(self._send_progress(), name="progress")
+        self._progress_loop.start()
 
     async def stop(self) -> None:
         """Let the batch in hand finish (it is one atomic script call), then return."""
@@ -55,9 +56,7 @@ class DecisionWorker:
         self._wake.set()
         if self._task is not None:
             await self._task
-        if self._progress_task is not None:
-            self._progress_task.cancel()
-            await asyncio.gather(self._progress_task, return_exceptions=True)
+        await self._progress_loop.stop()
         await self._flush_progress()
 
     async def _send_progress(self) -> None:
