@@ -47,7 +47,7 @@ def main() -> None:
     # sockets, bench.notifier_scale): move what exists at start out of the collector's reach and collect the
     # young generation far less often.
     gc.freeze()
-    gc.set_threshold(100_000, 50, 1000)
+    gc.set_threshold(settings.gc_young_threshold, 50, 1000)
     NotifierServer(config, app.engineio_server).run()
 
 

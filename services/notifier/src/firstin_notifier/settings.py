@@ -24,6 +24,10 @@ class NotifierSettings(BuyerTokenSettings):
     # The largest HTTP body (a long-polling POST) or websocket message a client may send; larger: 413, or the
     # socket closed. A client sends its token and pongs: a few hundred bytes.
     max_message_bytes: int = Field(default=16_384, ge=1_024, le=1_000_000)
+    # Allocations between two young-generation collections (Python's default: 700). Thousands of long-lived sockets
+    # make collections costly, so they run rarely; each young one then takes 30-60 ms while sockets pour in
+    # (docs/benchmarks.md): lower it for shorter pauses, at the price of more of them.
+    gc_young_threshold: int = Field(default=100_000, ge=700, le=10_000_000)
 
     @model_validator(mode="before")
     @classmethod
