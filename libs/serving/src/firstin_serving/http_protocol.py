@@ -68,7 +68,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_head = True  # between requests, or inside a request line and headers
         self._reading_body = False
         self._head_bytes = 0
-        self._header_count = 0
         self._refused_head = False
         self._deadline: asyncio.TimerHandle | None = None
 
@@ -111,13 +110,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # Parser callbacks
 
-    def on_message_begin(self) -> None:
-        self._header_count = 0
-        super().on_message_begin()
-
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        if self._header_count > self.limits.max_headers:
+        if len(self.headers) >= self.limits.max_headers:  # uvicorn's list of this request's headers so far
             self._refused_head = True
             raise _TooManyHeaders
         super().on_header(name, value)
