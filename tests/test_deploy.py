@@ -4,7 +4,7 @@
   the Kubernetes OpenAPI schemas (kubernetes-validate, strict: unknown fields are errors);
 - docker-compose.yml parses under the Compose specification (compose-spec) and has what `docker compose up`
   needs: healthchecks, `service_healthy` dependencies, required secrets, Redis with AOF;
-- the Dockerfiles pass hadolint;
+- the Dockerfile passes hadolint;
 - nothing drifts from the code: every FIRSTIN_* variable set in compose, Kubernetes or a Dockerfile is a field
   of that service's settings class, every port is the settings default, every probe and healthcheck path is
   one the service serves, and each service's settings accept the environment each deployment gives it.
@@ -370,7 +370,6 @@ def test_compose_waits_for_healthy_dependencies_and_requires_secrets() -> None:
             assert dependency in services and condition == {"condition": "service_healthy"}, name
     for name in SERVICES:
         assert services[name]["depends_on"] == {"redis": {"condition": "service_healthy"}}
-        assert services[name]["build"] == {"context": ".", "dockerfile": f"services/{name}/Dockerfile"}
     for name in ("api", "notifier"):
         env = services[name]["environment"]
         assert env["FIRSTIN_ENV"] == "production", name
@@ -410,11 +409,9 @@ def test_compose_matches_what_the_services_read_and_serve(monkeypatch: pytest.Mo
     assert f"http://localhost:{published['api']}" in origins
 
 
-# --- Dockerfiles --------------------------------------------------------------------------------------------
+# --- Dockerfile ---------------------------------------------------------------------------------------------
 
-
-def dockerfile(name: str) -> Path:
-    return REPO / "services" / name / "Dockerfile"
+DOCKERFILE = REPO / "Dockerfile"
 
 
 def instructions(path: Path) -> list[tuple[str, str]]:
@@ -425,21 +422,50 @@ def instructions(path: Path) -> list[tuple[str, str]]:
     return [(ln.split(None, 1)[0].upper(), ln.split(None, 1)[1].strip()) for ln in joined.splitlines() if ln.strip()]
 
 
-def test_dockerfiles_pass_hadolint() -> None:
+def stages(steps: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """Each named stage's own instructions, FROM included."""
+    named: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for kind, arg in steps:
+        if kind == "FROM":
+            current = named.setdefault(arg.split()[-1] if " AS " in arg.upper() else arg, [])
+        current.append((kind, arg))
+    return named
+
+
+def image_steps(target: str) -> list[tuple[str, str]]:
+    """What building `--target <target>` runs: the target's stage after the stages it is built from."""
+    by_stage = stages(instructions(DOCKERFILE))
+    chain, stage = [], target
+    while stage in by_stage:
+        chain.insert(0, by_stage[stage])
+        stage = by_stage[stage][0][1].split()[0]
+    copied_from = {a.split()[0].removeprefix("--from=") for s in chain for k, a in s if k == "COPY"}
+    built = [by_stage[name] for name in copied_from if name in by_stage]
+    return [step for stage_steps in (*built, *chain) for step in stage_steps]
+
+
+def test_dockerfile_passes_hadolint() -> None:
     ignores = [arg for rule in HADOLINT_IGNORED for arg in ("--ignore", rule)]
-    paths = [str(dockerfile(name)) for name in SERVICES]
-    run(tool("hadolint"), "--no-color", "--failure-threshold", "warning", *ignores, *paths)
+    run(tool("hadolint"), "--no-color", "--failure-threshold", "warning", *ignores, str(DOCKERFILE))
+
+
+def test_compose_builds_each_service_from_its_target() -> None:
+    services = compose()["services"]
+    for name in SERVICES:
+        assert services[name]["build"] == {"context": ".", "target": name, "args": {"SERVICE": name}}
+        assert name in stages(instructions(DOCKERFILE)), f"no target {name}"
 
 
 @pytest.mark.parametrize("name", list(SERVICES))
-def test_dockerfile_matches_the_service(name: str) -> None:
+def test_dockerfile_target_matches_the_service(name: str) -> None:
     service = SERVICES[name]
-    steps = instructions(dockerfile(name))
+    steps = image_steps(name)
     kinds = [kind for kind, _ in steps]
     assert kinds.count("FROM") >= 2, "multi-stage"
-    args = dict(a.split("=", 1) for kind, a in steps if kind == "ARG" and "=" in a)
+    args = dict(a.split("=", 1) for kind, a in instructions(DOCKERFILE) if kind == "ARG" and "=" in a)
     for kind, arg in steps:
-        if kind == "FROM":
+        if kind == "FROM" and arg.split()[0] not in stages(instructions(DOCKERFILE)):
             image = re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], arg.split()[0])
             assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", image), image
     uv_version = first(r"(?m)^UV_VERSION := (\S+)$", (REPO / "Makefile").read_text(), group=1)
@@ -449,11 +475,16 @@ def test_dockerfile_matches_the_service(name: str) -> None:
     assert "--no-install-workspace" in steps[syncs[0]][1], "dependencies first, without the source"
     sources = [i for i, (kind, arg) in enumerate(steps) if kind == "COPY" and "/src " in arg]
     assert sources and min(sources) > syncs[0], "source is copied after the dependencies are installed"
+    # The builder installs the package SERVICE names, and the target refuses a venv without its own module.
+    assert all('"firstin-${SERVICE' in steps[i][1] for i in syncs)
+    assert ("COPY", "services/${SERVICE}/src services/${SERVICE}/src") in steps
+    assert ("RUN", f'["python", "-c", "import firstin_{name}"]') in steps
     # .dockerignore excludes everything, then lets paths back in: each COPY from the context must be let in.
     let_in = [ln[1:].rstrip("/") for ln in (REPO / ".dockerignore").read_text().splitlines() if ln.startswith("!")]
     for kind, arg in steps:
         if kind == "COPY" and not arg.startswith("--from"):
             for source in arg.split()[:-1]:
+                source = source.replace("${SERVICE}", name)
                 assert any(source == p or source.startswith(f"{p}/") for p in let_in), f"{source} not in context"
     env = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', " ".join(a for kind, a in steps if kind == "ENV")))
     firstin = {k for k in env if k.startswith("FIRSTIN_")}
@@ -466,7 +497,7 @@ def test_dockerfile_matches_the_service(name: str) -> None:
         if service_of(w) is service:
             assert w["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == uid
     assert ("EXPOSE", str(service.default_port)) in steps
-    healthcheck = next(a for kind, a in steps if kind == "HEALTHCHECK")
+    [healthcheck] = [a for kind, a in steps if kind == "HEALTHCHECK"]
     assert f"'{service.default_port}') + '/livez'" in healthcheck and "/livez" in served_paths(name)
     assert f"FIRSTIN_{service.port_field.upper()}" in healthcheck
     assert steps[-1] == ("CMD", f'["python", "-m", "{service.module}"]'), "exec form, the service's module"

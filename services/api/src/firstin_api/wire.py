@@ -7,15 +7,13 @@ consume these messages too, and Lua reads them with cjson.
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional
 
-from faststream.redis.parser.binary import BinaryMessageFormatV1
-from faststream.redis.parser.message import MessageFormat
+from faststream.redis.parser import BinaryMessageFormatV1, MessageFormat
+from faststream.types import SendableMessage
 
 if TYPE_CHECKING:
     from fast_depends.library.serializer import SerializerProto
-    from faststream._internal.basic_types import SendableMessage
-    from faststream._internal.parser import CodecProto
 
 
 class JsonEnvelopeFormat(MessageFormat):
@@ -25,12 +23,13 @@ class JsonEnvelopeFormat(MessageFormat):
     async def encode(
         cls,
         *,
-        message: Union[Sequence["SendableMessage"], "SendableMessage"],
+        message: Sequence[SendableMessage] | SendableMessage,
         reply_to: str | None,
         headers: dict[str, Any] | None,
         correlation_id: str,
         serializer: Optional["SerializerProto"] = None,
-        codec: Optional["CodecProto"] = None,
+        # FastStream's codec protocol has no public name; the value is passed through to build() untouched.
+        codec: Any = None,
     ) -> bytes:
         built = await cls.build(
             message=message,

@@ -11,7 +11,7 @@ Plugged in through the library's extension point (`AsyncServer(client_manager=..
 - Emitting. The stock emit starts one task per recipient and waits for them all. Every recipient here is a
   socket of one buyer session or of one product's line, and sending a packet only queues it on the socket
   (engine.io's writer task does the I/O), so the packet is encoded once and queued for each recipient in turn,
-  through the same server method the stock manager calls.
+  through engine.io's public `send_packet`, which the stock manager reaches through the server.
 """
 
 from collections import defaultdict
@@ -77,4 +77,4 @@ class IndexedRoomsManager(socketio.AsyncManager):  # type: ignore[misc]  # untyp
         packets = [eio_packet.Packet(eio_packet.MESSAGE, p) for p in parts]
         for _sid, eio_sid in list(self.get_participants(namespace, to or room)):
             for p in packets:
-                await self.server._send_eio_packet(eio_sid, p)
+                await self.server.eio.send_packet(eio_sid, p)

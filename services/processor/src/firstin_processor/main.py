@@ -3,7 +3,8 @@
 Orders are not consumed with FastStream's list subscriber: that pops a message before the handler runs
 (at-most-once), so a processor killed in between would lose the order in hand. The decide script pops and
 decides in one atomic step instead (see decide.lua and the README's "Guarantees"). FastStream carries the
-api's wake-up calls, and hosts the process (lifespan, ASGI routes, AsyncAPI).
+api's wake-up calls, and hosts the process (lifespan, ASGI routes, and the AsyncAPI document of every
+channel, channels.py).
 """
 
 import logging
@@ -17,6 +18,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 
 from firstin_contracts import PROGRESS_CHANNEL, WAKE_CHANNEL, ProductQueued, ProgressUpdated
+from firstin_processor.channels import channels_document
 from firstin_processor.lease import Lease
 from firstin_processor.settings import ProcessorSettings, get_settings
 from firstin_processor.store import DecisionStore
@@ -98,5 +100,6 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
         ],
         after_startup=[start_worker],
         on_shutdown=[stop_worker],
+        specification=channels_document(broker, settings.redis_url),
         asyncapi_path="/asyncapi",
     )
