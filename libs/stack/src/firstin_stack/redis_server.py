@@ -47,6 +47,8 @@ class RedisServer:
     appendonly: bool = False
     binary: str = field(default_factory=find_redis_server)
     dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="firstin-redis-")))
+    # More redis-server options, as `--name value` pairs (a cluster node's, for example).
+    options: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -73,6 +75,8 @@ class RedisServer:
             args += ["--appendonly", "yes", "--appendfsync", "everysec"]
         else:
             args += ["--appendonly", "no"]
+        for name, value in self.options.items():
+            args += [f"--{name}", value]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
