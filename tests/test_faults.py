@@ -78,17 +78,17 @@ async def _decided_at_least(redis_client: aioredis.Redis, sku: str, n: int) -> b
 
 
 async def _lease_holders(*urls: str) -> list[str]:
-    """Which of these processors report holding the lease."""
+    """Which of these processors report holding a product's lease (the test sells one product)."""
     holders = []
     async with httpx.AsyncClient() as http:
         for url in urls:
             text = (await http.get(f"{url}/metrics")).text
-            if "firstin_processor_lease_held 1.0" in text:
+            if "firstin_processor_leases_held 1.0" in text:
                 holders.append(url)
     return holders
 
 
-async def test_two_processors_share_one_lease_and_the_standby_takes_over(
+async def test_two_processors_one_product_one_decides_and_the_other_takes_over(
     private_stack: StackFactory, client_of
 ) -> None:
     server, stack = private_stack(FIRSTIN_DECIDE_BATCH_SIZE="10", FIRSTIN_LEASE_TTL_SECONDS="1.5")
@@ -98,10 +98,10 @@ async def test_two_processors_share_one_lease_and_the_standby_takes_over(
     redis_client = aioredis.Redis.from_url(server.url)
     sale = await start_sale(stack, client, stock=500)
     buyers = await sale.open_buyers(100)
-    await wait_until(lambda: _one_holder(stack.processor.url, second.url), 10, "one processor holds the lease")
 
     burst = asyncio.create_task(sale.burst(buyers, orders_each=20))
     await wait_until(lambda: _decided_at_least(redis_client, sale.sku, 200), 60, "200 decisions")
+    await wait_until(lambda: _one_holder(stack.processor.url, second.url), 10, "one processor holds the lease")
     (holder_url,) = await _lease_holders(stack.processor.url, second.url)
     holder, standby = (stack.processor, second) if holder_url == stack.processor.url else (second, stack.processor)
     holder.kill()
@@ -121,6 +121,40 @@ async def test_two_processors_share_one_lease_and_the_standby_takes_over(
 
 async def _one_holder(*urls: str) -> bool:
     return len(await _lease_holders(*urls)) == 1
+
+
+async def _skus_decided_by(url: str) -> set[str]:
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{url}/metrics")).text
+    return {
+        line.split('sku="', 1)[1].split('"', 1)[0]
+        for line in text.splitlines()
+        if line.startswith("firstin_processor_decisions_total{") and not line.endswith(" 0.0")
+    }
+
+
+async def test_processors_share_a_campaigns_products_and_each_sale_stays_correct(
+    private_stack: StackFactory, client_of
+) -> None:
+    server, stack = private_stack(FIRSTIN_DECIDE_BATCH_SIZE="10")
+    second = stack.add_processor()
+    second.wait_ready()
+    client = client_of(stack)
+    redis_client = aioredis.Redis.from_url(server.url)
+    sales = [await start_sale(stack, client, stock=30) for _ in range(4)]
+    buyers = [await sale.open_buyers(10) for sale in sales]
+    await asyncio.gather(*(sale.burst(b, orders_each=5, concurrency=10) for sale, b in zip(sales, buyers, strict=True)))
+    for sale in sales:
+        await settle(sale, redis_client)
+        audit = sale.audit(server.url)
+        audit.assert_correct()
+        assert audit.accepted == 30
+    skus = {sale.sku for sale in sales}  # the sale's barrier uses products of its own
+    by_first, by_second = skus & await _skus_decided_by(stack.processor.url), skus & await _skus_decided_by(second.url)
+    assert by_first | by_second == skus
+    assert by_first and by_second, f"one processor decided every product: {by_first or by_second}"
+    second.stop()
+    await redis_client.aclose()
 
 
 async def test_api_killed_under_load_leaves_no_half_created_order(private_stack: StackFactory, client_of) -> None:

@@ -79,6 +79,11 @@ class ProductKeys:
         """List of messages the processor could not decide, each with the reason."""
         return f"{self._prefix}:dead-letters"
 
+    @property
+    def lease(self) -> str:
+        """String: the id of the processor deciding this product, expiring unless renewed."""
+        return f"{self._prefix}:lease"
+
     def idempotency(self, key_digest: str) -> str:
         return f"{self._prefix}:idempotency:{key_digest}"
 

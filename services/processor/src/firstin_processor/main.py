@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError, TimeoutError
 
 from firstin_contracts import PROGRESS_CHANNEL, WAKE_CHANNEL, ProductQueued, ProgressUpdated
 from firstin_processor.channels import channels_document
-from firstin_processor.lease import Lease
+from firstin_processor.lease import ProductLeases
 from firstin_processor.settings import ProcessorSettings, get_settings
 from firstin_processor.store import DecisionStore
 from firstin_processor.worker import DecisionWorker
@@ -43,7 +43,7 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
         log_level=logging.DEBUG,
     )
     state: dict[str, DecisionWorker] = {}
-    leases: list[Lease] = []
+    held: list[ProductLeases] = []
 
     @broker.subscriber(channel=WAKE_CHANNEL)
     async def on_product_queued(message: ProductQueued) -> None:
@@ -58,26 +58,26 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
             max_message_bytes=settings.max_message_bytes,
             dead_letters_kept=settings.dead_letters_kept,
         )
-        lease = Lease(redis, ttl_seconds=settings.lease_ttl_seconds)
-        leases.append(lease)
-        lease.start()
+        leases = ProductLeases(redis, ttl_seconds=settings.lease_ttl_seconds)
+        held.append(leases)
+        leases.start()
 
         async def publish_progress(update: ProgressUpdated) -> None:
             # Plain JSON, like the outcomes decide.lua publishes: the notifier reads both the same way.
             await redis.publish(PROGRESS_CHANNEL, update.model_dump_json())
 
         state["worker"] = worker = DecisionWorker(
-            store, lease, poll_interval=settings.poll_interval_seconds, publish_progress=publish_progress
+            store, leases, poll_interval=settings.poll_interval_seconds, publish_progress=publish_progress
         )
         worker.start()
         log.info("processor started", extra={"batch_size": settings.decide_batch_size})
 
     async def stop_worker() -> None:
-        # The batch in hand finishes first, then the lease goes, so a standby takes over at once.
+        # The batch in hand finishes first, then the leases go, so other processors take over at once.
         if worker := state.pop("worker", None):
             await worker.stop()
-        for lease in leases:
-            await lease.stop()
+        for leases in held:
+            await leases.stop()
         log.info("processor stopped")
 
     @get(include_in_schema=False)

@@ -21,4 +21,4 @@ BATCH_DURATION = Histogram(
 QUEUE_LENGTH = Gauge("firstin_processor_queue_length", "Orders waiting in the product's line.", ["sku"])
 STOCK_LEFT = Gauge("firstin_processor_stock_left", "Stock left after the last decision.", ["sku"])
 REDIS_ERRORS = Counter("firstin_processor_redis_errors_total", "Redis calls that failed.")
-LEASE_HELD = Gauge("firstin_processor_lease_held", "1 while this processor holds the lease and decides.")
+LEASES_HELD = Gauge("firstin_processor_leases_held", "Products whose lease this processor holds: it decides them.")

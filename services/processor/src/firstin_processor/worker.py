@@ -1,7 +1,8 @@
-"""The decision loop: drains each product's line through the decide script, one batch at a time.
+"""The decision loop: drains the lines of the products whose lease it holds, one batch at a time.
 
 Correctness lives in the script (pop and decide are one atomic step); this loop only decides *when* to call
-it: at once when an order joins an empty line (ProductQueued), and on a poll in case a ring was lost.
+it: at once when an order joins an empty line (ProductQueued), and on a poll in case a ring was lost. The poll
+also finds lines whose holder died, once their lease has lapsed.
 """
 
 import asyncio
@@ -13,7 +14,7 @@ from redis.exceptions import RedisError
 
 from firstin_contracts import ProgressUpdated
 from firstin_processor import metrics
-from firstin_processor.lease import Lease
+from firstin_processor.lease import ProductLeases
 from firstin_processor.store import BatchSummary, DecisionStore
 from firstin_serving import BackgroundTask
 
@@ -29,10 +30,15 @@ ProgressPublisher = Callable[[ProgressUpdated], Awaitable[None]]
 
 class DecisionWorker:
     def __init__(
-        self, store: DecisionStore, lease: Lease, *, poll_interval: float, publish_progress: ProgressPublisher
+        self,
+        store: DecisionStore,
+        leases: ProductLeases,
+        *,
+        poll_interval: float,
+        publish_progress: ProgressPublisher,
     ):
         self._store = store
-        self._lease = lease
+        self._leases = leases
         self._publish_progress = publish_progress
         self._progress: dict[str, ProgressUpdated] = {}
         self._poll_interval = poll_interval
@@ -74,32 +80,31 @@ class DecisionWorker:
 
     async def _run(self) -> None:
         backoff = 0.05
+        look_at_every_line = True  # at start: this finds work left from before a restart
         while not self._stopping:
-            if not self._lease.held:
-                await self._lease.wait_held(self._poll_interval)
-                continue
             try:
-                if not self._dirty:
-                    # Always look at every line first: this finds work left from before a restart.
+                if look_at_every_line:
                     self._dirty.update(await self._store.lines_with_work())
-                if not self._dirty:
+                dirty, self._dirty = self._dirty, set()
+                for sku in sorted(dirty):
+                    if self._stopping:
+                        break
+                    if await self._leases.take(sku):
+                        await self._drain(sku)
+                backoff = 0.05
+                look_at_every_line = False
+                if not self._dirty and not self._stopping:
                     try:
                         await asyncio.wait_for(self._wake.wait(), self._poll_interval)
                     except TimeoutError:
-                        pass
-                self._wake.clear()
-                dirty, self._dirty = self._dirty, set()
-                for sku in sorted(dirty):
-                    if self._stopping or not self._lease.held:
-                        self._dirty.add(sku)
-                        continue
-                    await self._drain(sku)
-                backoff = 0.05
+                        look_at_every_line = True
+                    self._wake.clear()
             except (RedisError, OSError) as exc:
                 metrics.REDIS_ERRORS.inc()
                 log.warning("redis unavailable, retrying", extra={"error": repr(exc), "retry_in_s": backoff})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
+                look_at_every_line = True
 
     async def _drain(self, sku: str) -> None:
         for _ in range(BATCHES_PER_TURN):
@@ -107,7 +112,11 @@ class DecisionWorker:
             summary = await self._store.decide_batch(sku)
             metrics.BATCH_DURATION.observe(time.perf_counter() - started)
             self._record(sku, summary)
-            if summary.remaining == 0 or self._stopping or not self._lease.held:
+            if summary.remaining == 0:
+                self._leases.line_empty(sku)
+                return
+            self._leases.line_busy(sku)
+            if self._stopping or not self._leases.holds(sku):
                 return
         self._dirty.add(sku)  # more left: come back after the other products' turn
 
