@@ -49,6 +49,7 @@ def main() -> int:
             f"  demo page     {stack.api_url}/\n"
             f"  api docs      {stack.api_url}/docs\n"
             f"  notifier      {stack.notifier_url}  (Socket.IO, path /socket.io)\n"
+            f"  pages allowed {', '.join(config.page_origins)}  (FIRSTIN_CORS_ALLOWED_ORIGINS adds yours)\n"
             f"  processor     {stack.processor.url}/metrics\n"
             f"  admin token   {config.admin_token}   (dev only)\n"
             f"  product       '{DEFAULT_SKU}' with stock {DEFAULT_STOCK}\n"

@@ -91,6 +91,11 @@ class ServiceProcess:
         self.process.wait()
 
 
+def origins_from_environment() -> list[str]:
+    """The pages FIRSTIN_CORS_ALLOWED_ORIGINS lists in this process's environment (one's own front end), if any."""
+    return [part.strip() for part in os.environ.get("FIRSTIN_CORS_ALLOWED_ORIGINS", "").split(",") if part.strip()]
+
+
 @dataclass
 class StackConfig:
     redis_url: str
@@ -106,7 +111,15 @@ class StackConfig:
     # Tests and benchmarks send everything from 127.0.0.1 and reuse emails: the api's abuse limits are off
     # unless asked for (`make run` asks).
     rate_limits: bool = False
+    # Origins of the pages that may call the api and open sockets, besides the demo page the api serves (which is
+    # always allowed): by default those FIRSTIN_CORS_ALLOWED_ORIGINS lists in the environment.
+    cors_allowed_origins: list[str] = field(default_factory=origins_from_environment)
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def page_origins(self) -> list[str]:
+        demo_page = [f"http://{self.host}:{self.api_port}", f"http://localhost:{self.api_port}"]
+        return list(dict.fromkeys([*demo_page, *self.cors_allowed_origins]))
 
     def env(self) -> dict[str, str]:
         return {
@@ -121,7 +134,7 @@ class StackConfig:
             "FIRSTIN_ADMIN_TOKEN": self.admin_token,
             "FIRSTIN_TOKEN_SECRET": self.token_secret,
             "FIRSTIN_NOTIFIER_PUBLIC_URL": f"http://{self.host}:{self.notifier_port}",
-            "FIRSTIN_CORS_ALLOWED_ORIGINS": f"http://{self.host}:{self.api_port},http://localhost:{self.api_port}",
+            "FIRSTIN_CORS_ALLOWED_ORIGINS": ",".join(self.page_origins),
             "FIRSTIN_LOG_LEVEL": self.log_level,
             **({} if self.rate_limits else {"FIRSTIN_RATE_LIMIT_PER_IP": "0", "FIRSTIN_RATE_LIMIT_PER_EMAIL": "0"}),
             **self.extra_env,
