@@ -407,6 +407,8 @@ def test_compose_matches_what_the_services_read_and_serve(monkeypatch: pytest.Mo
     assert public == f"http://localhost:{published['notifier']}"
     origins = services["notifier"]["environment"]["FIRSTIN_CORS_ALLOWED_ORIGINS"].split(",")
     assert f"http://localhost:{published['api']}" in origins
+    # A page may call the api exactly when it may open a socket.
+    assert services["api"]["environment"]["FIRSTIN_CORS_ALLOWED_ORIGINS"].split(",") == origins
 
 
 # --- Dockerfile ---------------------------------------------------------------------------------------------
@@ -559,6 +561,23 @@ def test_image_installs_every_package_the_service_imports(name: str) -> None:
         f"firstin-{name} imports {missing} (module: distributions) but does not depend on them: "
         f"add them to services/{name}/pyproject.toml and run `uv lock`"
     )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_api_and_notifier_allow_the_same_pages(overlay: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One list of page origins for both: a page that may call the api but not open a socket (or the other way
+    round) half works, which is harder to tell than not at all."""
+    docs = render(f"overlays/{overlay}")
+    allowed = {}
+    for w in workloads(docs):
+        service = service_of(w)
+        if service is not None and service.name in ("api", "notifier"):
+            env = pod_env(docs, container(w))
+            assert "FIRSTIN_CORS_ALLOWED_ORIGINS" in env, (
+                f"{overlay}/{service.name}: FIRSTIN_CORS_ALLOWED_ORIGINS unset"
+            )
+            allowed[service.name] = load_settings(service, env, monkeypatch).cors_allowed_origins
+    assert allowed["api"] == allowed["notifier"], allowed
 
 
 @pytest.mark.parametrize("overlay", ["prod", "prod-managed-redis"])

@@ -34,4 +34,4 @@ def test_the_filter_sits_on_uvicorns_error_logger() -> None:
     config = logging_config("INFO")
     assert config["loggers"]["uvicorn.error"]["filters"] == ["websocket_accepted", "redact"]
     assert config["loggers"]["uvicorn.access"]["filters"] == ["redact"]
-    assert config["loggers"]["engineio.server"]["filters"] == ["client_errors"]
+    assert config["loggers"]["engineio.server"]["filters"] == ["origin_refusals", "client_errors"]

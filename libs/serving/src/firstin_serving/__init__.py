@@ -5,7 +5,13 @@ from firstin_serving.body_limit import BodySizeLimit
 from firstin_serving.http_protocol import GuardedHttpToolsProtocol, HttpLimits
 from firstin_serving.logs import logging_config
 from firstin_serving.metrics_access import ClusterOnly
-from firstin_serving.settings import DEV_ADMIN_TOKEN, DEV_TOKEN_SECRET, BuyerTokenSettings, ServingSettings
+from firstin_serving.settings import (
+    DEV_ADMIN_TOKEN,
+    DEV_TOKEN_SECRET,
+    BuyerTokenSettings,
+    PageOriginSettings,
+    ServingSettings,
+)
 from firstin_serving.tasks import BackgroundTask
 from firstin_serving.uvicorn_options import uvicorn_options
 
@@ -18,6 +24,7 @@ __all__ = [
     "ClusterOnly",
     "GuardedHttpToolsProtocol",
     "HttpLimits",
+    "PageOriginSettings",
     "ServingSettings",
     "logging_config",
     "uvicorn_options",

@@ -22,6 +22,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from firstin_serving.logs import ThrottledWarnings
+
 logger = logging.getLogger("uvicorn.error")
 
 _HEAD_END = b"\r\n\r\n"
@@ -39,24 +41,7 @@ class _TooManyHeaders(Exception):
     pass
 
 
-class _RefusalLog:
-    """One WARNING line per second at most: under a flood of bad requests the log must not become the cost."""
-
-    def __init__(self, interval: float = 1.0):
-        self._interval = interval
-        self._quiet_until = 0.0
-        self._unlogged = 0
-
-    def refused(self, now: float, client: str, status: int, reason: str) -> None:
-        if now < self._quiet_until:
-            self._unlogged += 1
-            return
-        also = f" (and {self._unlogged} more refused since the last line)" if self._unlogged else ""
-        logger.warning("%s refused with %d: %s%s", client, status, reason, also)
-        self._quiet_until, self._unlogged = now + self._interval, 0
-
-
-_refusals = _RefusalLog()
+_refusals = ThrottledWarnings(logger)
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -150,7 +135,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """Answer `status` and close: what is still on its way is not worth reading."""
         self._disarm()
         client = "%s:%d" % self.client if self.client else "unknown client"  # noqa: UP031
-        _refusals.refused(self.loop.time(), client, status, reason)
+        _refusals.warning(self.loop.time(), "%s refused with %d: %s", client, status, reason)
         in_flight = self.cycle is not None and not self.cycle.response_complete
         if in_flight:
             self.cycle.disconnected = True  # the app, if it runs on, finds its client gone

@@ -13,6 +13,26 @@ def redact(text: str) -> str:
     return _SECRET_IN_URL.sub(r"\1[redacted]", text)
 
 
+class ThrottledWarnings:
+    """One WARNING line per `interval` seconds at most, telling how many were left out since the last one: under a
+    flood of refused clients the log must not become the cost, yet the first refusal is always told."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 1.0):
+        self._logger = logger
+        self._interval = interval
+        self._quiet_until = float("-inf")
+        self._unlogged = 0
+
+    def warning(self, now: float, message: str, *args: object) -> None:
+        """`message % args`, unless another line went out less than `interval` before `now` (a monotonic clock)."""
+        if now < self._quiet_until:
+            self._unlogged += 1
+            return
+        also = f" (and {self._unlogged} more refused since the last line)" if self._unlogged else ""
+        self._logger.warning(message + "%s", *args, also)
+        self._quiet_until, self._unlogged = now + self._interval, 0
+
+
 class RedactSecretsInUrls(logging.Filter):
     """Replaces the value of token-like query parameters in a record's arguments (the URLs uvicorn logs)."""
 

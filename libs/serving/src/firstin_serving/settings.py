@@ -1,5 +1,7 @@
 import ipaddress
+from collections.abc import Callable
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -9,6 +11,17 @@ from firstin_serving.http_protocol import HttpLimits
 # The dev defaults of the two secrets; usable only with FIRSTIN_ENV=dev (see BuyerTokenSettings).
 DEV_ADMIN_TOKEN = "dev-admin-token-change-me"
 DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
+
+
+def comma_separated(value: object, check: Callable[[str], object]) -> object:
+    """A list setting as the environment gives it ("a, b,c"), each entry passed to `check`, which raises
+    ValueError on a bad one (pydantic then names the setting)."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list):
+        for part in value:
+            check(str(part))
+    return value
 
 
 class ServingSettings(BaseSettings):
@@ -43,12 +56,7 @@ class ServingSettings(BaseSettings):
     @field_validator("trusted_proxies", "metrics_allowed_networks", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, list):
-            for part in value:
-                ipaddress.ip_network(str(part), strict=False)  # ValueError names a bad entry
-        return value
+        return comma_separated(value, lambda part: ipaddress.ip_network(part, strict=False))  # names a bad entry
 
     def http_limits(self) -> HttpLimits:
         return HttpLimits(
@@ -71,3 +79,33 @@ class BuyerTokenSettings(ServingSettings):
         if self.env == "production" and self.token_secret == DEV_TOKEN_SECRET:
             raise ValueError("FIRSTIN_TOKEN_SECRET must be set in production")
         return self
+
+
+class PageOriginSettings(BaseSettings):
+    """The origins of the web pages allowed to talk to firstin from a browser, for the two services browsers reach:
+    the api answers their CORS requests, the notifier accepts their sockets. One setting for both, so that a page
+    works with both or with neither."""
+
+    model_config = SettingsConfigDict(env_prefix="FIRSTIN_", extra="ignore")
+
+    # Comma-separated `scheme://host[:port]`, exactly as browsers send them in `Origin`; `*` allows any page. The
+    # dev default is the demo page, which the api serves on its own port.
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
+    )
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return comma_separated(value, _check_origin)
+
+
+def _check_origin(origin: str) -> None:
+    """A browser's `Origin` has no path, not even a trailing slash: an entry with one would never match, and the
+    pages it names would be refused for no visible reason. Such an entry fails the start instead."""
+    if origin == "*":
+        return
+    parts = urlsplit(origin)
+    if not parts.scheme or not parts.netloc or parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"{origin!r} is not an origin: write scheme://host[:port], e.g. https://shop.example")
+    parts.port  # noqa: B018  # raises ValueError naming a port that is not a number

@@ -18,6 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from firstin_api import admin
 from firstin_api.answers import STORE_FAILURES, store_unavailable
 from firstin_api.buyer_tokens import BuyerTokens
+from firstin_api.cross_origin import CrossOrigin
 from firstin_api.door import DoorCache
 from firstin_api.limits import JsonBodiesOnly
 from firstin_api.metrics import metrics_app
@@ -132,4 +133,6 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(JsonBodiesOnly)
     app.add_middleware(SecurityHeaders, notifier_public_url=settings.notifier_public_url)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost, so that every answer a page on another origin gets (413 and 415 too) is one it may read.
+    app.add_middleware(CrossOrigin, allowed_origins=settings.cors_allowed_origins)
     return app

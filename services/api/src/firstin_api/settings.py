@@ -2,10 +2,10 @@ from functools import lru_cache
 
 from pydantic import Field, model_validator
 
-from firstin_serving import DEV_ADMIN_TOKEN, BuyerTokenSettings
+from firstin_serving import DEV_ADMIN_TOKEN, BuyerTokenSettings, PageOriginSettings
 
 
-class ApiSettings(BuyerTokenSettings):
+class ApiSettings(BuyerTokenSettings, PageOriginSettings):
     """Every setting of the api, read from FIRSTIN_* environment variables."""
 
     api_host: str = "127.0.0.1"

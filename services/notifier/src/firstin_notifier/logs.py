@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+from firstin_notifier.origins import ENGINEIO_REFUSAL
 from firstin_serving.logs import logging_config as shared_logging_config
 
 # uvicorn logs one INFO line per websocket it accepts (websockets_sansio_impl.py, on "uvicorn.error"). A drop
@@ -32,6 +33,13 @@ class ClientErrorsAsOneLine(logging.Filter):
         return True
 
 
+class OriginRefusalsOnce(logging.Filter):
+    """Drops engine.io's own line for a refused origin: origins.py logs each refusal with the setting to change."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return ENGINEIO_REFUSAL not in record.getMessage()
+
+
 def logging_config(level: str) -> dict[str, Any]:
     return shared_logging_config(
         "notifier",
@@ -39,10 +47,11 @@ def logging_config(level: str) -> dict[str, Any]:
         filters={
             "websocket_accepted": {"()": WebsocketAcceptedAtDebug},
             "client_errors": {"()": ClientErrorsAsOneLine},
+            "origin_refusals": {"()": OriginRefusalsOnce},
         },
         logger_filters={
             "uvicorn.error": ["websocket_accepted"],
-            "engineio.server": ["client_errors"],
+            "engineio.server": ["origin_refusals", "client_errors"],
             "socketio.server": ["client_errors"],
         },
     )

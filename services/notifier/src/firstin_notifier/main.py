@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from firstin_contracts import InvalidToken, OrderQueued, OrderRecord, OrdersDecided, ProgressUpdated, verify_buyer_token
 from firstin_notifier import metrics
 from firstin_notifier.manager import IndexedRoomsManager
+from firstin_notifier.origins import PageOrigins
 from firstin_notifier.outcomes import OutcomeSubscription
 from firstin_notifier.pending import PendingUpdates
 from firstin_notifier.relay import Relay
@@ -36,7 +37,7 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
     settings = settings or get_settings()
     sio = socketio.AsyncServer(
         async_mode="asgi",
-        cors_allowed_origins=settings.cors_allowed_origins,
+        cors_allowed_origins=PageOrigins(settings.cors_allowed_origins),
         client_manager=IndexedRoomsManager(),
         max_http_buffer_size=settings.max_message_bytes,
         logger=False,
