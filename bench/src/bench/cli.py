@@ -15,10 +15,12 @@ Scenarios (default: all, in this order):
 Each scenario starts its own system the way `make run` does (a private redis-server, the api with
 --api-workers uvicorn workers, the processor and the notifier, via firstin_stack), unless --api-url and
 --notifier-url point at a running one.
+
+Each run's verdict (bench/verdict.py) is met, not met, or inconclusive when other processes took more than 10 % of
+the CPU meanwhile; the terminal gets one line per run and a short table, the files everything.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -31,6 +33,7 @@ from bench.door import run_door
 from bench.load import LoadSpec, run_load
 from bench.processor import run_processor
 from bench.system import system
+from bench.verdict import Evaluation, evaluate, short_table
 
 SCENARIOS = ("door", "processor", "stampede", "pipeline", "steady", "storm", "connects")
 # The checkout the bench runs from, for the commit it reports (none when installed from a wheel).
@@ -199,89 +202,6 @@ def load_spec(args: argparse.Namespace, scenario: str) -> LoadSpec:
     )
 
 
-def evaluate(scenario: str, r: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    """The issue's targets for this scenario, and whether this run met them."""
-    c = r.get("correctness", {})
-    zero_keys = (
-        "oversell",
-        "fifo_violations",
-        "lost_notifications",
-        "events_to_wrong_buyer",
-        "pending_at_end",
-        "lost_orders",
-        "duplicate_decisions",
-        "duplicate_events",
-    )
-    correct = all(not c.get(k) for k in zero_keys)
-    if scenario == "stampede":
-        beyond = c.get("queued_beyond_stock")
-        return {
-            "target": "at most a few dozen (<= 50) orders beyond the stock wait in line; every counter 0",
-            "value": beyond,
-            "met": beyond is not None and beyond <= 50 and correct,
-            "correct": correct,
-        }
-    if scenario == "pipeline":
-        sustained = r["end_to_end"]["sustained_orders_per_s"]
-        return {
-            "target": ">= 2,500 orders/s sustained end to end, every outcome delivered",
-            "value": sustained,
-            "met": bool(sustained and sustained >= 2500 and correct),
-            "correct": correct,
-        }
-    if scenario == "steady":
-        # "202 read -> outcome" is mostly 0 (the outcome often beats the 202 to the client), so the verdict uses
-        # queued (the record's created_at, just before the 202 is sent) -> outcome, and the rate of 202s the
-        # api actually sustained, not the rate the generator sent at.
-        p99 = r["end_to_end"]["latency_ms_from_enqueue"]["p99"]
-        achieved = r["http"].get("accepted_202_per_s") or 0
-        return {
-            "target": f"end-to-end p99 <= 50 ms at a steady {args.steady_rate:,.0f} orders/s",
-            "value": p99,
-            "achieved_rate": achieved,
-            "met": bool(p99 is not None and p99 <= 50 and achieved >= 0.95 * args.steady_rate and correct),
-            "correct": correct,
-        }
-    if scenario == "storm":
-        e = r["end_to_end"]
-        lost = c.get("lost_notifications")
-        if args.storm_rate:
-            p99 = e["latency_ms_from_202_new_socket"]["p99"]
-            return {
-                "target": f"202 -> outcome p99 <= 500 ms on a new socket per buyer at {args.storm_rate:,.0f} "
-                "new buyers/s; every buyer told",
-                "value": p99,
-                "met": bool(p99 is not None and p99 <= 500 and lost == 0 and correct),
-                "correct": correct,
-            }
-        sustained = e["sustained_orders_per_s"]
-        return {
-            "target": ">= 600 orders/s end to end, a new socket per buyer opened after its 202; every buyer told",
-            "value": sustained,
-            "met": bool(sustained and sustained >= 600 and lost == 0 and correct),
-            "correct": correct,
-        }
-    if scenario == "connects":
-        return {
-            "target": "notifier CPU per accepted socket <= 1.25x a bare python-socketio server's, every socket told",
-            "value": r.get("notifier_to_bare_cpu_ratio"),
-            "met": bool(r.get("target", {}).get("met")),
-        }
-    if scenario == "processor":
-        return {
-            "target": ">= 50,000 decisions/s on a pre-filled line",
-            "value": r.get("decisions_per_s"),
-            "met": bool(r.get("target", {}).get("met")),
-        }
-    if scenario == "door":
-        return {
-            "target": ">= 10,000 requests/s of 409 at the sold-out door (wrk)",
-            "value": r.get("requests_per_s"),
-            "met": bool(r.get("target", {}).get("met")),
-        }
-    return {}
-
-
 def _fmt(v: Any, digits: int = 0) -> str:
     if v is None:
         return "-"
@@ -295,7 +215,7 @@ def _fmt(v: Any, digits: int = 0) -> str:
 def table_rows(runs: list[dict[str, Any]]) -> list[str]:
     head = (
         "| scenario | load | HTTP answers/s | 202/s | HTTP p50 / p95 / p99 ms | end to end p50 / p95 / p99 ms "
-        "| sustained e2e orders/s | correctness | target | met |"
+        "| sustained e2e orders/s | correctness | target | verdict |"
     )
     rows = [head, "|" + "---|" * 10]
     for r in runs:
@@ -307,7 +227,7 @@ def table_rows(runs: list[dict[str, Any]]) -> list[str]:
                 f"{r.get('system', {}).get('api_workers')} api workers | {_fmt(r.get('requests_per_s'))} | 0 "
                 f"| {_fmt(lat.get('p50'), 2)} / {_fmt(lat.get('p95'), 2)} / {_fmt(lat.get('p99'), 2)} | - | - "
                 f"| non-409: {_fmt(r.get('non_409'))}, queued: {_fmt(r.get('queued_during_run'))} "
-                f"| {ev.get('target')} | {'yes' if ev.get('met') else 'no'} |"
+                f"| {ev.get('target')} | {ev.get('verdict')} |"
             )
             continue
         if s == "connects":
@@ -318,7 +238,7 @@ def table_rows(runs: list[dict[str, Any]]) -> list[str]:
                 f"| CPU ms per socket: bare {b['server_cpu_ms_per_socket']}, notifier {n['server_cpu_ms_per_socket']} "
                 f"(x{r['notifier_to_bare_cpu_ratio']}); told {n['told']:,}/{r['buyers']:,}; leaving: bare "
                 f"{b['disconnect_cpu_ms_per_socket']}, notifier {n['disconnect_cpu_ms_per_socket']} ms per socket "
-                f"| {ev.get('target')} | {'yes' if ev.get('met') else 'no'} |"
+                f"| {ev.get('target')} | {ev.get('verdict')} |"
             )
             continue
         if s == "processor":
@@ -327,7 +247,7 @@ def table_rows(runs: list[dict[str, Any]]) -> list[str]:
                 f"| processor | {_fmt(r.get('orders'))} pre-filled, batch {r.get('batch_size')} "
                 f"| - | - | - | - | {_fmt(r.get('decisions_per_s'))} decisions/s "
                 f"| pending {c.get('pending')}, oversell {c.get('oversell')}, fifo {c.get('fifo_violations')} "
-                f"| {ev.get('target')} | {'yes' if ev.get('met') else 'no'} |"
+                f"| {ev.get('target')} | {ev.get('verdict')} |"
             )
             continue
         h, e, c, sp = r["http"], r["end_to_end"], r["correctness"], r["spec"]
@@ -348,16 +268,41 @@ def table_rows(runs: list[dict[str, Any]]) -> list[str]:
             f"| {_fmt(lat['p50'], 1)} / {_fmt(lat['p95'], 1)} / {_fmt(lat['p99'], 1)} "
             f"| {_fmt(el['p50'], 1)} / {_fmt(el['p95'], 1)} / {_fmt(el['p99'], 1)} "
             f"| {_fmt(e['sustained_orders_per_s'])} | {corr} | {ev.get('target')} "
-            f"| {'yes' if ev.get('met') else 'no'} |"
+            f"| {ev.get('verdict')} |"
         )
     return rows
 
 
-def print_one(r: dict[str, Any]) -> None:
-    s = r["scenario"]
-    out = {k: v for k, v in r.items() if k not in ("series", "profile", "wrk_output", "spec", "load_generator")}
-    print(f"\n== {s} ==")
-    print(json.dumps(out, indent=2, default=str)[:6000])
+def judge(scenario: str, r: dict[str, Any], args: argparse.Namespace) -> Evaluation:
+    """The run's verdict, stored with it and drawn on its plot; one line on the terminal, the rest in its JSON."""
+    evaluation = evaluate(scenario, r, args)
+    r["evaluation"] = evaluation.as_dict()
+    if "series" in r and scenario == "processor":
+        r["png"] = str(
+            stats.plot_simple(
+                r["name"],
+                f"processor alone: {r['orders']:,} pre-filled orders, batch {r['batch_size']}",
+                r["series"]["seconds"],
+                {"orders decided (Redis product.decided)": [float(d) for d in r["series"]["decided"]]},
+                "seconds since the processor's first batch",
+                "orders decided",
+                evaluation,
+            )
+        )
+    elif "series" in r:
+        spec = r["spec"]
+        r["png"] = str(
+            stats.plot_load(
+                r["name"],
+                f"{scenario}: {spec['orders']:,} orders, stock {spec['stock']:,}, "
+                f"{r['sockets']['held']:,} buyer sockets, {r['system'].get('api_workers') or '?'} api workers",
+                r["series"],
+                evaluation,
+            )
+        )
+    r["json"] = str(stats.write_json(r["name"], r))
+    print(f"{scenario}: {stats.verdict_line(evaluation)}  ({r['json']})", flush=True)
+    return evaluation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -365,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     extra_env = _env_pairs(args.env)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     runs: list[dict[str, Any]] = []
+    evaluations: list[Evaluation] = []
     meta = {
         "machine": stats.machine_info(),
         "bench_git": stats.git_info(REPO),
@@ -409,11 +355,9 @@ def main(argv: list[str] | None = None) -> int:
                     profile=args.profile,
                     name=run_name,
                 )
-                r.update(meta)
-                r["evaluation"] = evaluate(scenario, r, args)
-                r["json"] = str(stats.write_json(run_name, r))
+                r.update(meta, name=run_name)
+                evaluations.append(judge(scenario, r, args))
                 runs.append(r)
-                print_one(r)
             continue
         with system(**sysargs) as target:
             if scenario == "connects":
@@ -436,29 +380,19 @@ def main(argv: list[str] | None = None) -> int:
                     name=name,
                 )
             else:
-                spec = load_spec(args, scenario)
-                r = run_load(target, spec, name=name, profile=args.profile)
-                r["system"] = target.describe()
-                r["png"] = str(
-                    stats.plot_load(
-                        name,
-                        f"{scenario}: {spec.orders:,} orders, stock {spec.stock:,}, "
-                        f"{r['sockets']['held']:,} buyer sockets, {target.api_workers or '?'} api workers",
-                        r["series"],
-                    )
-                )
-        r.update(meta)
+                r = run_load(target, load_spec(args, scenario), name=name, profile=args.profile)
+            r["system"] = target.describe()
+        r.update(meta, name=name)
         r["wall_seconds"] = round(time.monotonic() - started, 1)
-        r["evaluation"] = evaluate(scenario, r, args)
-        r["json"] = str(stats.write_json(name, r))
+        evaluations.append(judge(scenario, r, args))
         runs.append(r)
-        print_one(r)
     if runs:
         rows = table_rows(runs)
         summary = {**meta, "runs": [{k: r.get(k) for k in ("scenario", "json", "png", "evaluation")} for r in runs]}
         summary["table_markdown"] = rows
+        summary["table"] = table = short_table(evaluations)
         path = stats.write_json(f"summary-{stamp}", summary)
         (path.with_suffix(".md")).write_text("\n".join(rows) + "\n")
-        print("\n" + "\n".join(rows))
+        print("\n" + "\n".join(table))
         print(f"\nresults: {path} and {path.with_suffix('.md')}")
     return 0

@@ -156,18 +156,9 @@ def run_processor(
                 "cpu": cpu_result,
             }
         )
-        t_base = last_zero
-        pts = [(t - t_base, d) for t, d in samples if t >= t_base]
-        if pts:
-            png = stats.plot_simple(
-                name,
-                f"processor alone: {orders:,} pre-filled orders, batch {batch_size or 'default'}",
-                [p[0] for p in pts],
-                {"orders decided (Redis product.decided)": [float(p[1]) for p in pts]},
-                "seconds since the processor's first batch",
-                "orders decided",
-            )
-            result["png"] = str(png)
+        # For the plot, drawn once the run has its verdict (cli.py).
+        pts = [(t - last_zero, d) for t, d in samples if t >= last_zero]
+        result["series"] = {"seconds": [round(p[0], 4) for p in pts], "decided": [p[1] for p in pts]}
     finally:
         processor.stop()
         client.close()

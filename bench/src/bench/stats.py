@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.verdict import Evaluation
+
 # The bench's project directory (bench/ in a checkout, beside src/); None when installed from a wheel.
 PROJECT_DIR: Path | None = next(
     (p for p in Path(__file__).resolve().parents[1:3] if (p / "pyproject.toml").exists() and (p / "src").is_dir()),
@@ -124,14 +126,49 @@ def write_json(name: str, data: dict[str, Any]) -> Path:
     return path
 
 
-def plot_load(name: str, title: str, series: dict[str, Any]) -> Path | None:
-    """Throughput and latency over the run (and the line in Redis when it was sampled)."""
+VERDICT_COLOURS = {"met": "tab:green", "not met": "tab:red", "inconclusive": "tab:orange", "skipped": "tab:gray"}
+
+
+def verdict_line(evaluation: Evaluation) -> str:
+    others = "not measured" if evaluation.others_cpu_pct is None else f"{evaluation.others_cpu_pct:g} %"
+    return (
+        f"{evaluation.verdict.upper()}: {evaluation.figure} (target {evaluation.goal}); other processes' CPU: {others}"
+    )
+
+
+def _save(fig: Any, name: str, evaluation: Evaluation | None) -> Path:
+    """The figure as bench/results/<name>.png, with the run's verdict on top (and in the PNG's Description)."""
+    metadata = {}
+    if evaluation is not None:
+        line = verdict_line(evaluation)
+        fig.text(
+            0.5,
+            0.995,
+            line,
+            ha="center",
+            va="top",
+            fontsize=11,
+            weight="bold",
+            color="white",
+            bbox={"facecolor": VERDICT_COLOURS.get(evaluation.verdict, "black"), "edgecolor": "none", "pad": 4},
+        )
+        fig.tight_layout(rect=(0, 0, 1, 0.96))
+        metadata["Description"] = line
+    else:
+        fig.tight_layout()
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.png"
+    fig.savefig(path, dpi=90, metadata=metadata)
+    return path
+
+
+def plot_load(name: str, title: str, series: dict[str, Any], evaluation: Evaluation | None = None) -> Path | None:
+    """Throughput and latency over the run (and the line in Redis when it was sampled), under the verdict."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     has_queue = bool(series.get("redis_t"))
     fig, axes = plt.subplots(3 if has_queue else 2, 1, figsize=(11, 10 if has_queue else 7), sharex=True)
     ax = axes[0]
@@ -172,20 +209,25 @@ def plot_load(name: str, title: str, series: dict[str, Any]) -> Path | None:
         ax.legend(loc="upper right", fontsize=8)
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("seconds since the first order")
-    fig.tight_layout()
-    path = RESULTS_DIR / f"{name}.png"
-    fig.savefig(path, dpi=90)
+    path = _save(fig, name, evaluation)
     plt.close(fig)
     return path
 
 
-def plot_simple(name: str, title: str, x: list[float], ys: dict[str, list[float]], xlabel: str, ylabel: str) -> Path:
+def plot_simple(
+    name: str,
+    title: str,
+    x: list[float],
+    ys: dict[str, list[float]],
+    xlabel: str,
+    ylabel: str,
+    evaluation: Evaluation | None = None,
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(10, 4.5))
     for label, y in ys.items():
         ax.plot(x, y, label=label)
@@ -194,18 +236,21 @@ def plot_simple(name: str, title: str, x: list[float], ys: dict[str, list[float]
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = RESULTS_DIR / f"{name}.png"
-    fig.savefig(path, dpi=90)
+    path = _save(fig, name, evaluation)
     plt.close(fig)
     return path
 
 
-def tree_cpu_seconds(root: int) -> float | None:
-    """CPU seconds of `root` and every live descendant (and of the children they have reaped); None if gone."""
+# pid -> (parent pid, CPU seconds of the process and of the children it has reaped)
+ProcessTable = dict[int, tuple[int, float]]
+
+KTHREADD = 2  # the parent of every kernel thread
+
+
+def process_table() -> ProcessTable:
+    """Every process's parent and CPU seconds (utime + stime + cutime + cstime), from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
+    table: ProcessTable = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -213,21 +258,43 @@ def tree_cpu_seconds(root: int) -> float | None:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        pid = int(entry.name)
-        parents[pid] = int(fields[1])
-        # utime, stime, cutime, cstime are fields 14-17 of stat, so 11-14 after the ")"
-        times[pid] = sum(int(x) for x in fields[11:15]) / ticks
-    if root not in times:
-        return None
-    total, stack = 0.0, [root]
+        # ppid is field 4 of stat, utime, stime, cutime, cstime are 14-17: 1 and 11-14 after the ")"
+        table[int(entry.name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]) / ticks)
+    return table
+
+
+def tree_of(table: ProcessTable, root: int) -> set[int]:
+    """`root` and every live descendant."""
     children: dict[int, list[int]] = {}
-    for pid, ppid in parents.items():
+    for pid, (ppid, _) in table.items():
         children.setdefault(ppid, []).append(pid)
+    found, stack = set(), [root] if root in table else []
     while stack:
         pid = stack.pop()
-        total += times.get(pid, 0.0)
+        found.add(pid)
         stack.extend(children.get(pid, []))
-    return total
+    return found
+
+
+def user_cpu_seconds(table: ProcessTable) -> float:
+    """CPU seconds of every process but the kernel's threads: work of the kernel's own (softirqs, say) follows
+    whatever caused it, often the benchmark's own traffic, and is no other program's."""
+    return sum(cpu for pid, (ppid, cpu) in table.items() if KTHREADD not in (pid, ppid))
+
+
+def tree_cpu_seconds(root: int, table: ProcessTable | None = None) -> float | None:
+    """CPU seconds of `root` and every live descendant (and of the children they have reaped); None if gone."""
+    table = process_table() if table is None else table
+    if root not in table:
+        return None
+    return sum(table[pid][1] for pid in tree_of(table, root))
+
+
+def others_cpu_seconds(before: ProcessTable, after: ProcessTable, root: int) -> float:
+    """CPU seconds processes outside `root`'s tree took between two tables. A process that ended meanwhile is
+    counted through its parent, which holds its time once it has reaped it."""
+    ours = (tree_cpu_seconds(root, after) or 0.0) - (tree_cpu_seconds(root, before) or 0.0)
+    return max(0.0, user_cpu_seconds(after) - user_cpu_seconds(before) - ours)
 
 
 def _machine_busy_seconds() -> float:
@@ -244,8 +311,9 @@ def _stolen_seconds() -> float:
 
 
 class CpuMeter:
-    """How busy the machine was during a run, and how much of that was not this benchmark (other processes
-    on a shared machine make every figure worse: the JSON says how much there was)."""
+    """How busy the machine was during a run, and how much of that was not this benchmark: the CPU of every
+    process outside the benchmark's own tree (the bench, its load generators and the services it started). Other
+    processes on a shared machine make every figure worse: a run where they took much is inconclusive."""
 
     def __init__(self, named: dict[str, int] | None = None) -> None:
         # name -> pid: the CPU of each (with its descendants) is reported too, in % of one core
@@ -254,7 +322,7 @@ class CpuMeter:
         self.started = 0.0
         self.busy0 = 0.0
         self.stolen0 = 0.0
-        self.ours0 = 0.0
+        self.table0: ProcessTable = {}
         self.loadavg = ""
 
     def start(self) -> "CpuMeter":
@@ -262,30 +330,37 @@ class CpuMeter:
         self.started = time.monotonic()
         self.busy0 = _machine_busy_seconds()
         self.stolen0 = _stolen_seconds()
-        self.ours0 = tree_cpu_seconds(os.getpid()) or 0.0
-        self.named0 = {name: tree_cpu_seconds(pid) or 0.0 for name, pid in self.named.items()}
+        self.table0 = process_table()
+        self.named0 = {name: tree_cpu_seconds(pid, self.table0) or 0.0 for name, pid in self.named.items()}
         return self
 
     def stop(self) -> dict[str, Any]:
         elapsed = time.monotonic() - self.started
+        table = process_table()
         busy = _machine_busy_seconds() - self.busy0
         stolen = _stolen_seconds() - self.stolen0
-        ours = (tree_cpu_seconds(os.getpid()) or 0.0) - self.ours0
+        ours = (tree_cpu_seconds(os.getpid(), table) or 0.0) - (tree_cpu_seconds(os.getpid(), self.table0) or 0.0)
+        others = others_cpu_seconds(self.table0, table, os.getpid())
         cores = os.cpu_count() or 1
         per_process: dict[str, float | None] = {}
         for name, pid in self.named.items():
-            now = tree_cpu_seconds(pid)  # None: exited before the end (its time is in its parent's)
+            now = tree_cpu_seconds(pid, table)  # None: exited before the end (its time is in its parent's)
             used = (now - self.named0[name]) if now is not None else None
             per_process[name] = round(100 * used / elapsed, 1) if used is not None and elapsed else None
+
+        def pct(seconds: float) -> float | None:
+            return round(100 * seconds / (elapsed * cores), 1) if elapsed else None
+
         return {
             "by_process_pct_of_one_core": per_process,
             "seconds": round(elapsed, 2),
             "loadavg_at_start": self.loadavg,
-            "machine_busy_pct": round(100 * busy / (elapsed * cores), 1) if elapsed else None,
-            "benchmark_and_services_pct": round(100 * ours / (elapsed * cores), 1) if elapsed else None,
-            "other_processes_pct": round(100 * max(0.0, busy - ours) / (elapsed * cores), 1) if elapsed else None,
+            "machine_busy_pct": pct(busy),
+            "benchmark_and_services_pct": pct(ours),
+            # Processes outside the benchmark's tree (kernel threads aside): above 10 % the run is inconclusive.
+            "other_processes_pct": pct(others),
             # A virtual machine's neighbours: CPU time taken away from this one (a run with much of it is inconclusive)
-            "stolen_by_hypervisor_pct": round(100 * stolen / (elapsed * cores), 1) if elapsed else None,
+            "stolen_by_hypervisor_pct": pct(stolen),
         }
 
 
