@@ -1,5 +1,6 @@
 """Live progress of a line: the processor publishes "now serving" (throttled), the notifier relays it to the
-sockets with a pending order in that line, and to no one else."""
+sockets with a pending order in that line and to the sockets watching the product (a visitor's, without a token,
+among them), and to no one else."""
 
 import asyncio
 from collections.abc import Callable
@@ -7,7 +8,8 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 
 from firstin_contracts import PROGRESS_CHANNEL, ProgressUpdated
-from firstin_stack import unique_email, unique_sku
+from firstin_stack import FirstinClient, unique_email, unique_sku
+from firstin_stack.client import ConnectionRefused
 
 from .conftest import StackFactory
 
@@ -87,3 +89,49 @@ async def test_a_pending_event_waits_and_a_decision_made_meanwhile_replaces_it(p
     stack.processor.start()
     assert (await socket.wait_for_final(waiting["order_id"]))["status"] == "accepted"
     assert [e["status"] for e in socket.events if e["order_id"] == waiting["order_id"]] == ["pending", "accepted"]
+
+
+async def test_any_socket_can_watch_a_product_and_one_without_a_token_hears_nothing_but_progress(
+    firstin: FirstinClient,
+) -> None:
+    sku = unique_sku("watch")
+    await firstin.create_product(sku, stock=2)
+    visitor = await firstin.listen_for(None, watch=sku)  # no token: a visitor who has not bought
+    buyer_email = unique_email()
+    buyer_token = await firstin.open_session(buyer_email)
+    buyer = await firstin.listen_for(buyer_token)
+    assert await buyer.watch(sku) == {"watching": [sku]}
+    assert await visitor.watch("Not A Sku") == {"error": "invalid sku"}
+
+    orders = [(await firstin.place_order(unique_email(), sku)).json() for _ in range(2)]
+    await firstin.wait_until_decided([o["order_id"] for o in orders])
+    # The line moved for everyone watching it, down to sold out, though neither socket had an order in it.
+    for socket in (visitor, buyer):
+        sold_out = await socket.wait_for_progress(lambda p: p["sku"] == sku and p["stock_left"] == 0)
+        assert sold_out == {"sku": sku, "now_serving": 2, "stock_left": 0, "queue_length": 0}
+
+    # The buyer's own order: the buyer hears it, the visitor must not. The visitor's acknowledged watch after it is
+    # the barrier: the notifier had relayed the decision before, so an event of it to the visitor would have come.
+    other = unique_sku("other")
+    await firstin.create_product(other, stock=1)
+    own = (await firstin.place_order(buyer_email, other, token=buyer_token)).json()
+    await buyer.wait_for_final(own["order_id"])
+    assert await visitor.watch(other) == {"watching": sorted([sku, other])}
+    assert visitor.events == [] and visitor.replays == [], "a socket without a token hears no order event"
+    assert {p["sku"] for p in visitor.progress} == {sku}
+
+
+async def test_a_socket_without_a_token_is_refused_unless_it_only_watches_a_valid_product(
+    firstin: FirstinClient,
+) -> None:
+    for auth_token, watch, reason in [
+        (None, None, "missing token"),
+        (None, "Not A Sku", "invalid sku"),
+        ("forged", "default", "invalid token"),  # a token that is given must be valid, also to watch
+    ]:
+        try:
+            await firstin.listen_for(auth_token, watch=watch)
+        except ConnectionRefused as exc:
+            assert str(exc) == reason
+        else:
+            raise AssertionError(f"connected with token={auth_token!r}, watch={watch!r}")

@@ -21,7 +21,7 @@ from firstin_contracts import (
     RejectReason,
 )
 from firstin_notifier.pending import PendingUpdates
-from firstin_notifier.relay import Action, Emit, Join, Leave, Relay, line_room
+from firstin_notifier.relay import MAX_WATCHED, Action, Emit, Join, Leave, Relay, WatchRefused, line_room
 
 ALICE = BuyerSession("alice@example.com", "s-alice")
 BOB = BuyerSession("bob@example.com", "s-bob")
@@ -105,8 +105,10 @@ class FakeSockets:
                     for sid in sorted(self.rooms.get(to, ())):
                         self.heard[sid].append((event, data))
                 case Join(sid, room):
+                    assert sid not in self.rooms[room], f"{sid} joins {room} twice"
                     self.rooms[room].add(sid)
                 case Leave(sid, room):
+                    assert sid in self.rooms[room], f"{sid} leaves {room}, where it is not"
                     self.rooms[room].discard(sid)
 
     def rooms_of(self, sid: str) -> set[str]:
@@ -125,9 +127,16 @@ class Notifier:
     def _count_superseded(self) -> None:
         self.superseded += 1
 
-    def connect(self, sid: str, session: BuyerSession) -> None:
-        self.relay.connect(sid, session)
+    def connect(self, sid: str, session: BuyerSession | None, *, watch: str | None = None) -> None:
+        actions = self.relay.connect(sid, session, watch=watch)
         self.sockets.connect(sid)
+        self.sockets.carry_out(actions)
+
+    def watch(self, sid: str, sku: object) -> None:
+        self.sockets.carry_out(self.relay.watch(sid, sku))
+
+    def unwatch(self, sid: str, sku: object) -> None:
+        self.sockets.carry_out(self.relay.unwatch(sid, sku))
 
     def disconnect(self, sid: str) -> None:
         self.relay.disconnect(sid)
@@ -397,6 +406,117 @@ class TestLines:
         assert Notifier().relay.progress(progress("shoes")) == [Emit(line_room("shoes"), PROGRESS_EVENT, expected)]
 
 
+class TestWatching:
+    def test_a_visitor_without_a_session_hears_the_progress_of_what_it_watches_and_no_order(self) -> None:
+        notifier = Notifier()
+        notifier.connect("visitor", None, watch="shoes")
+        notifier.connect("alice", ALICE)
+        notifier.queued(queued(1, ALICE))
+        notifier.decided(decided(1, ALICE))
+        notifier.decided(decided(2, BOB))
+        notifier.replay("visitor", [record(3, ALICE, ACCEPTED)])
+
+        notifier.progress(progress("shoes"))
+        notifier.progress(progress("hats"))
+
+        assert notifier.events("visitor") == [PROGRESS_EVENT]
+        assert notifier.sockets.heard["visitor"][0][1]["sku"] == "shoes"
+        assert notifier.relay.sessions() == [("alice", ALICE)], "a visitor is owed no replay"
+
+    def test_any_socket_may_watch_after_connecting_and_stop(self) -> None:
+        notifier = Notifier()
+        notifier.connect("visitor", None, watch="shoes")
+        notifier.connect("bob", BOB)
+
+        notifier.watch("visitor", "hats")
+        notifier.watch("bob", "hats")
+        notifier.progress(progress("hats"))
+        notifier.unwatch("visitor", "hats")
+        notifier.unwatch("bob", "hats")
+        notifier.progress(progress("hats"))
+
+        assert notifier.events("visitor") == notifier.events("bob") == [PROGRESS_EVENT]
+        assert notifier.relay.watched("visitor") == ["shoes"]
+        assert notifier.sockets.rooms_of("visitor") == {line_room("shoes")}
+        assert notifier.sockets.rooms_of("bob") == set()
+
+    def test_a_buyer_watching_its_own_line_hears_each_progress_once_and_keeps_watching_after_its_decision(
+        self,
+    ) -> None:
+        notifier = Notifier()
+        notifier.connect("alice", ALICE, watch="shoes")
+        notifier.queued(queued(1, ALICE))
+        notifier.progress(progress("shoes"))
+        notifier.decided(decided(1, ALICE))
+        notifier.progress(progress("shoes"))
+
+        assert notifier.events("alice") == [ORDER_EVENT, PROGRESS_EVENT, ORDER_EVENT, PROGRESS_EVENT]
+        assert notifier.sockets.rooms_of("alice") == {line_room("shoes")}
+
+    def test_unwatching_a_line_with_a_pending_order_in_it_keeps_the_socket_there_until_the_decision(self) -> None:
+        notifier = Notifier()
+        notifier.connect("alice", ALICE)
+        notifier.watch("alice", "shoes")
+        notifier.queued(queued(1, ALICE))
+
+        notifier.unwatch("alice", "shoes")
+        assert notifier.sockets.rooms_of("alice") == {line_room("shoes")}
+        notifier.decided(decided(1, ALICE))
+        assert notifier.sockets.rooms_of("alice") == set()
+
+    def test_watching_twice_is_watching_once(self) -> None:
+        notifier = Notifier()
+        notifier.connect("visitor", None, watch="shoes")
+
+        assert notifier.relay.watch("visitor", "shoes") == []
+        assert notifier.relay.watched("visitor") == ["shoes"]
+
+    def test_what_cannot_be_watched(self) -> None:
+        notifier = Notifier()
+        notifier.connect("visitor", None)
+        for sku in ("", "Shoes", "a" * 49, "../x", 7, None, ["shoes"]):
+            try:
+                notifier.relay.watch("visitor", sku)
+            except WatchRefused as exc:
+                assert str(exc) == "invalid sku"
+            else:
+                raise AssertionError(f"{sku!r} was watched")
+        for n in range(MAX_WATCHED):
+            notifier.watch("visitor", f"p{n}")
+        try:
+            notifier.relay.watch("visitor", "one-more")
+        except WatchRefused as exc:
+            assert str(exc) == "too many products"
+        else:
+            raise AssertionError(f"more than {MAX_WATCHED} products watched")
+        try:
+            notifier.relay.watch("gone", "shoes")
+        except WatchRefused as exc:
+            assert str(exc) == "not connected"
+        else:
+            raise AssertionError("a socket that is not connected watched")
+        assert notifier.relay.unwatch("visitor", 7) == notifier.relay.unwatch("visitor", "never-watched") == []
+
+    def test_a_connection_asking_to_watch_an_invalid_sku_is_not_kept(self) -> None:
+        relay = Notifier().relay
+        try:
+            relay.connect("visitor", ALICE, watch="No Such Thing")
+        except WatchRefused:
+            pass
+        else:
+            raise AssertionError("connected with an invalid watch")
+        assert not relay.is_connected("visitor")
+        assert relay.sessions() == []
+
+    def test_a_watcher_leaving_is_forgotten(self) -> None:
+        notifier = Notifier()
+        notifier.connect("visitor", None, watch="shoes")
+
+        assert notifier.relay.disconnect("visitor") is True
+        assert notifier.relay.is_connected("visitor") is False
+        assert notifier.relay.watched("visitor") == []
+
+
 class TestDisconnect:
     def test_a_socket_that_left_is_forgotten_and_hears_nothing_more(self) -> None:
         notifier = Notifier(delay=0.1)
@@ -473,3 +593,34 @@ def test_any_interleaving_tells_the_final_status_once_and_nothing_after_it(
     statuses = [status for _, status in notifier.orders("alice")]
     assert statuses in (["pending", final.value], [final.value]), statuses
     assert notifier.sockets.rooms_of("alice") == set(), "out of the line once decided"
+
+
+# One socket's reasons to hear a line's progress, in any order: watching it, and orders of its own waiting there.
+ROOM_STEPS = ["watch", "unwatch", "queued 1", "decided 1", "queued 2", "decided 2"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(st.sampled_from(ROOM_STEPS), max_size=14))
+def test_a_socket_is_in_a_line_room_exactly_while_it_watches_or_waits_there(steps: list[str]) -> None:
+    notifier = Notifier()
+    notifier.connect("alice", ALICE)
+    watching, waiting = False, set()
+    for step in steps:
+        match step.split():
+            case ["watch"]:
+                notifier.watch("alice", "shoes")
+                watching = True
+            case ["unwatch"]:
+                notifier.unwatch("alice", "shoes")
+                watching = False
+            case ["queued", n]:
+                notifier.queued(queued(int(n), ALICE))
+                if (order_id(int(n)), "accepted") not in notifier.orders("alice"):
+                    waiting.add(n)
+            case ["decided", n]:
+                notifier.decided(decided(int(n), ALICE))
+                waiting.discard(n)
+        in_room = notifier.sockets.rooms_of("alice") == {line_room("shoes")}
+        assert in_room == (watching or bool(waiting)), (steps, watching, waiting)
+    notifier.progress(progress("shoes"))
+    assert notifier.events("alice").count(PROGRESS_EVENT) == (1 if watching or waiting else 0)

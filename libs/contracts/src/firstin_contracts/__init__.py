@@ -31,7 +31,15 @@ from firstin_contracts.messages import (
     ProgressUpdated,
     RejectReason,
 )
-from firstin_contracts.socketio import ORDER_EVENT, PROGRESS_EVENT, REPLAYED_EVENT, SHUTDOWN_EVENT, SOCKETIO_PATH
+from firstin_contracts.socketio import (
+    ORDER_EVENT,
+    PROGRESS_EVENT,
+    REPLAYED_EVENT,
+    SHUTDOWN_EVENT,
+    SOCKETIO_PATH,
+    UNWATCH_EVENT,
+    WATCH_EVENT,
+)
 from firstin_contracts.tokens import BuyerSession, InvalidToken, issue_buyer_token, new_session_id, verify_buyer_token
 
 __all__ = [
@@ -47,7 +55,9 @@ __all__ = [
     "SHUTDOWN_EVENT",
     "SKU_PATTERN",
     "SOCKETIO_PATH",
+    "UNWATCH_EVENT",
     "WAKE_CHANNEL",
+    "WATCH_EVENT",
     "BuyerSession",
     "InvalidToken",
     "OrderDecided",

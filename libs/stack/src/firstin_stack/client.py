@@ -26,13 +26,31 @@ def unique_email(prefix: str = "buyer") -> str:
 
 @dataclass
 class BuyerSocket:
-    """A Socket.IO client connected with a buyer token; records every `order` event it receives, and every
-    `replayed` event (the end of a replay: everything there was to tell has been told)."""
+    """A Socket.IO client connected with a buyer token, or watching a product without one; records every `order`
+    event it receives, every `replayed` event (the end of a replay: everything there was to tell has been told),
+    and every `progress` event."""
 
     client: socketio.AsyncClient
     events: list[dict[str, Any]] = field(default_factory=list)
     replays: list[dict[str, Any]] = field(default_factory=list)
+    progress: list[dict[str, Any]] = field(default_factory=list)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def _on_progress(self, data: dict[str, Any]) -> None:
+        async with self._changed:
+            self.progress.append(data)
+            self._changed.notify_all()
+
+    async def watch(self, sku: str, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Ask to hear the product's progress; returns the acknowledgement ({"watching": [...]} or {"error"})."""
+        answer: dict[str, Any] = await self.client.call("watch", {"sku": sku}, timeout=timeout)
+        return answer
+
+    async def wait_for_progress(self, condition: Any, timeout: float = 10.0) -> dict[str, Any]:
+        """The first `progress` event for which `condition(event)` is true, waiting for it at most `timeout` s."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: any(map(condition, self.progress))), timeout)
+        return next(p for p in self.progress if condition(p))
 
     async def _on_order(self, data: dict[str, Any]) -> None:
         async with self._changed:
@@ -125,25 +143,35 @@ class FirstinClient:
         result: dict[str, Any] = response.json()
         return result
 
-    async def listen_for(self, token: str | None, *, timeout: float = 10.0, replayed: bool = True) -> BuyerSocket:
-        """Connect a buyer socket (websocket transport) and, with `replayed`, wait until the notifier has told it
-        the current state of its session's orders. Raises socketio.exceptions.ConnectionError if refused."""
+    async def listen_for(
+        self, token: str | None, *, timeout: float = 10.0, replayed: bool = True, watch: str | None = None
+    ) -> BuyerSocket:
+        """Connect a buyer socket (websocket transport) and, with `replayed` and a token, wait until the notifier has
+        told it the current state of its session's orders. With `watch`, the socket hears that product's progress
+        (no token needed for that alone). Raises socketio.exceptions.ConnectionError if refused."""
         client = socketio.AsyncClient(reconnection=False)
         buyer = BuyerSocket(client)
         client.on("order", buyer._on_order)
         client.on("replayed", buyer._on_replayed)
+        client.on("progress", buyer._on_progress)
         refusals: list[object] = []
         client.on("connect_error", refusals.append)
-        auth = {"token": token} if token is not None else None
+        auth = {"token": token} if token is not None else {}
+        if watch is not None:
+            auth["watch"] = watch
         try:
             await client.connect(
-                self.notifier_url, auth=auth, transports=["websocket"], wait_timeout=timeout, socketio_path="socket.io"
+                self.notifier_url,
+                auth=auth or None,
+                transports=["websocket"],
+                wait_timeout=timeout,
+                socketio_path="socket.io",
             )
         except socketio.exceptions.ConnectionError as exc:
             reason = refusals[0].get("message") if refusals and isinstance(refusals[0], dict) else None
             raise ConnectionRefused(str(reason or exc)) from exc
         self._sockets.append(buyer)
-        if replayed:
+        if replayed and token is not None:
             await buyer.wait_replayed(timeout)
         return buyer
 

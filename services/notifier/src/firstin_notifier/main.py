@@ -18,13 +18,22 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
-from firstin_contracts import InvalidToken, OrderQueued, OrderRecord, OrdersDecided, ProgressUpdated, verify_buyer_token
+from firstin_contracts import (
+    UNWATCH_EVENT,
+    WATCH_EVENT,
+    InvalidToken,
+    OrderQueued,
+    OrderRecord,
+    OrdersDecided,
+    ProgressUpdated,
+    verify_buyer_token,
+)
 from firstin_notifier import metrics
 from firstin_notifier.manager import IndexedRoomsManager
 from firstin_notifier.origins import PageOrigins
 from firstin_notifier.outcomes import OutcomeSubscription
 from firstin_notifier.pending import PendingUpdates
-from firstin_notifier.relay import Relay
+from firstin_notifier.relay import Relay, WatchRefused
 from firstin_notifier.replay import RecentOrders
 from firstin_notifier.replay_queue import ReplayQueue
 from firstin_notifier.server import NotifierApp, carry_out, http_app
@@ -47,20 +56,46 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
     pending = PendingUpdates(delay=settings.pending_event_delay_seconds, clock=time.monotonic)
     relay = Relay(pending, on_superseded=metrics.PENDING_SUPERSEDED.inc)
 
+    def refuse(reason: str) -> socketio.exceptions.ConnectionRefusedError:
+        metrics.CONNECTIONS_REFUSED.labels(reason).inc()
+        return socketio.exceptions.ConnectionRefusedError(reason)
+
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: object) -> None:
-        token = auth.get("token") if isinstance(auth, dict) else None
+        token, watch = (auth.get("token"), auth.get("watch")) if isinstance(auth, dict) else (None, None)
+        session = None
+        if token is not None or watch is None:  # a token that is given must be valid, also with a watch
+            try:
+                session = verify_buyer_token(token, secret=settings.token_secret)
+            except InvalidToken as exc:
+                raise refuse(str(exc)) from None
         try:
-            session = verify_buyer_token(token, secret=settings.token_secret)
-        except InvalidToken as exc:
-            metrics.CONNECTIONS_REFUSED.labels(str(exc)).inc()
-            raise socketio.exceptions.ConnectionRefusedError(str(exc)) from None
-        relay.connect(sid, session)
+            joins = relay.connect(sid, session, watch=watch)
+        except WatchRefused as exc:
+            raise refuse(str(exc)) from None
+        if joins:
+            # Joined before the handler returns, so before the client hears it is connected: progress from then
+            # on reaches it, and GET /products/{sku} read after that is the state to start from.
+            await carry_out(sio, joins, "watch")
         metrics.CONNECTED_SOCKETS.inc()
-        # The server acknowledges the connection as soon as this handler returns, before the replay's Redis
-        # read can come back: the replay's events always follow the acknowledgement. The relay counts the socket
-        # among its session's before the read starts, so a decision published meanwhile reaches it live.
-        state["replays"].request(sid, session)
+        if session is not None:
+            # The server acknowledges the connection as soon as this handler returns, before the replay's Redis
+            # read can come back: the replay's events always follow the acknowledgement. The relay counts the
+            # socket among its session's before the read starts, so a decision published meanwhile reaches it live.
+            state["replays"].request(sid, session)
+
+    @sio.on(WATCH_EVENT)
+    async def watch(sid: str, data: object = None, *_: object) -> dict[str, Any]:
+        try:
+            await carry_out(sio, relay.watch(sid, data.get("sku") if isinstance(data, dict) else None), "watch")
+        except WatchRefused as exc:
+            return {"error": str(exc)}
+        return {"watching": relay.watched(sid)}
+
+    @sio.on(UNWATCH_EVENT)
+    async def unwatch(sid: str, data: object = None, *_: object) -> dict[str, Any]:
+        await carry_out(sio, relay.unwatch(sid, data.get("sku") if isinstance(data, dict) else None), "watch")
+        return {"watching": relay.watched(sid)}
 
     @sio.event
     async def disconnect(sid: str, reason: object = None) -> None:

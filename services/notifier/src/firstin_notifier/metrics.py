@@ -2,7 +2,10 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
-CONNECTED_SOCKETS = Gauge("firstin_notifier_connected_sockets", "Sockets connected with a valid token.")
+CONNECTED_SOCKETS = Gauge(
+    "firstin_notifier_connected_sockets",
+    "Sockets connected: with a valid buyer token, or watching a product without one.",
+)
 CONNECTIONS_REFUSED = Counter(
     "firstin_notifier_connections_refused_total", "Connections refused, by reason.", ["reason"]
 )

@@ -9,6 +9,9 @@
 - A pending event waits a moment, and is dropped if the order's decision comes meanwhile (pending.py).
 - A socket told of a pending order is in that product's line and hears its progress, until none of the orders
   it was told of in that line is pending.
+- Any socket may also watch a product's progress (it is public, like GET /products/{sku}), up to MAX_WATCHED
+  products at a time, with or without a buyer session. A socket without one (a visitor who has not bought) hears
+  progress only, never an order event: it speaks for nobody.
 - A replay tells a socket the current state of its session's recent orders, then `replayed` {"orders": n}.
 
 `Relay` decides and returns plain actions (`Emit`, `Join`, `Leave`); main.py has them carried out, in order,
@@ -17,7 +20,7 @@ on the python-socketio server (server.py).
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from firstin_contracts import (
     ORDER_EVENT,
@@ -30,15 +33,28 @@ from firstin_contracts import (
     OrderStatus,
     OrderUpdate,
     ProgressUpdated,
+    is_valid_sku,
 )
 from firstin_notifier.pending import PendingUpdates
 
 FINAL_STATUSES = frozenset({OrderStatus.ACCEPTED, OrderStatus.REJECTED})
+# Products one socket may watch at once: a page shows a few; the bound keeps one socket from making rooms
+# without end.
+MAX_WATCHED = 16
 
 
 def line_room(sku: str) -> str:
-    """The room of the sockets with a pending order in this product's line: they get its progress."""
+    """The room of the sockets that hear this product's progress: those with a pending order in its line, and
+    those watching it."""
     return f"line:{sku}"
+
+
+class WatchRefused(ValueError):
+    """A watch the relay does not allow; the message is the reason the client is given."""
+
+
+def _is_sku(sku: object) -> TypeGuard[str]:
+    return isinstance(sku, str) and is_valid_sku(sku)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +83,15 @@ Action = Emit | Join | Leave
 
 @dataclass(slots=True)
 class _Socket:
-    session: BuyerSession
+    session: BuyerSession | None  # None: a watcher without a buyer token
     told: dict[str, OrderStatus] = field(default_factory=dict)  # order id -> the last status the socket was told
     lines: dict[str, set[str]] = field(default_factory=dict)  # sku -> ids of the orders told pending in that line
+    # The skus whose progress the socket asked for; made on the first watch, so that a buyer socket that watches
+    # nothing costs nothing more to connect.
+    watching: set[str] | None = None
+
+    def follows(self, sku: str) -> bool:
+        return (self.watching is not None and sku in self.watching) or bool(self.lines.get(sku))
 
 
 class Relay:
@@ -80,28 +102,66 @@ class Relay:
         # (session id, email) -> the sids that speak for it, in connection order (a dict as an ordered set).
         self._audiences: dict[tuple[str, str], dict[str, None]] = {}
 
-    def connect(self, sid: str, session: BuyerSession) -> None:
+    def connect(self, sid: str, session: BuyerSession | None, *, watch: object = None) -> list[Action]:
+        """A socket that speaks for a buyer session, or (None) for nobody: then it may only watch products. With
+        `watch`, it watches that product from the start. Raises WatchRefused (and forgets the socket) for a watch
+        the relay does not allow."""
+        if watch is not None and not _is_sku(watch):
+            raise WatchRefused("invalid sku")
         self._sockets[sid] = _Socket(session)
-        self._audiences.setdefault((session.session_id, session.email), {})[sid] = None
+        if session is not None:
+            self._audiences.setdefault((session.session_id, session.email), {})[sid] = None
+        return [] if watch is None else self.watch(sid, watch)
 
     def disconnect(self, sid: str) -> bool:
         """Forget the socket and all it was told. False if it was not connected."""
         socket = self._sockets.pop(sid, None)
         if socket is None:
             return False
-        audience = (socket.session.session_id, socket.session.email)
-        sids = self._audiences[audience]
-        del sids[sid]
-        if not sids:
-            del self._audiences[audience]
+        if socket.session is not None:
+            audience = (socket.session.session_id, socket.session.email)
+            sids = self._audiences[audience]
+            del sids[sid]
+            if not sids:
+                del self._audiences[audience]
         return True
 
     def is_connected(self, sid: str) -> bool:
         return sid in self._sockets
 
     def sessions(self) -> list[tuple[str, BuyerSession]]:
-        """Every connected socket with its session, in connection order."""
-        return [(sid, socket.session) for sid, socket in self._sockets.items()]
+        """Every connected socket of a buyer session with its session, in connection order."""
+        return [(sid, socket.session) for sid, socket in self._sockets.items() if socket.session is not None]
+
+    def watch(self, sid: str, sku: object) -> list[Action]:
+        """The socket hears the product's progress from now on. Raises WatchRefused."""
+        socket = self._sockets.get(sid)
+        if socket is None:
+            raise WatchRefused("not connected")
+        if not _is_sku(sku):
+            raise WatchRefused("invalid sku")
+        watching = socket.watching if socket.watching is not None else set()
+        if sku in watching:
+            return []
+        if len(watching) >= MAX_WATCHED:
+            raise WatchRefused("too many products")
+        joins = not socket.follows(sku)
+        watching.add(sku)
+        socket.watching = watching
+        return [Join(sid, line_room(sku))] if joins else []
+
+    def unwatch(self, sid: str, sku: object) -> list[Action]:
+        """The socket stops hearing the product's progress, unless it has a pending order in its line."""
+        socket = self._sockets.get(sid)
+        if socket is None or socket.watching is None or not isinstance(sku, str) or sku not in socket.watching:
+            return []
+        socket.watching.discard(sku)
+        return [] if socket.follows(sku) else [Leave(sid, line_room(sku))]
+
+    def watched(self, sid: str) -> list[str]:
+        """The products the socket watches, sorted."""
+        socket = self._sockets.get(sid)
+        return sorted(socket.watching or ()) if socket is not None else []
 
     def queued(self, queued: OrderQueued) -> list[Action]:
         """An order joined its line. Its pending event is held for the delay, or goes at once without one."""
@@ -127,7 +187,7 @@ class Relay:
         """A socket's replay: its session's orders as read from their records (replay.py reads only its own),
         then `replayed`. Nothing for a socket that has left."""
         socket = self._sockets.get(sid)
-        if socket is None:
+        if socket is None or socket.session is None:
             return []
         actions: list[Action] = []
         for record in records:
@@ -157,13 +217,13 @@ class Relay:
         socket.told[update.order_id] = update.status
         actions.append(Emit(sid, ORDER_EVENT, update.model_dump(mode="json")))
         if update.status == OrderStatus.PENDING:
-            waiting = socket.lines.setdefault(update.sku, set())
-            if not waiting:
+            if not socket.follows(update.sku):
                 actions.append(Join(sid, line_room(update.sku)))
-            waiting.add(update.order_id)
+            socket.lines.setdefault(update.sku, set()).add(update.order_id)
         elif previous == OrderStatus.PENDING:
             waiting = socket.lines.get(update.sku, set())
             waiting.discard(update.order_id)
             if not waiting:
                 socket.lines.pop(update.sku, None)
-                actions.append(Leave(sid, line_room(update.sku)))
+                if not socket.follows(update.sku):
+                    actions.append(Leave(sid, line_room(update.sku)))
