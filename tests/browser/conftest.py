@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 CHROMIUM = Path("/usr/bin/chromium")
 # What Chromium needs on these machines: as root it has no sandbox, and with no network beyond the package
@@ -40,6 +40,10 @@ APT_TIMEOUT_S = 900
 MARKER_VARIABLE = "FIRSTIN_BROWSER_TEST"
 
 _cannot_run: list[str] = []
+
+# How long an expectation about a page waits for it to come true: the machines these tests run on are shared, and
+# a page's next step (a socket connecting, a decision arriving) can take longer than Playwright's 5 s default.
+expect.set_options(timeout=10_000)
 
 
 def _tail(text: str | None, lines: int = 5) -> str:
