@@ -44,6 +44,7 @@
   let progressHeard = 0;
   let lastProgress = null;
   let socket = null;
+  let opening = false; // asking /config where the notifier is
   let live = "connecting"; // "live", "connecting" or "paused" (the socket is down and the page polls)
   let sending = false;
   let answer = null; // {text, cls}: what the last click got, when it was not an order
@@ -222,14 +223,17 @@
   }
 
   async function openSocket() {
+    if (opening || socket !== null) return;
+    opening = true;
     let config;
     try {
       config = await (await fetch("/config")).json();
     } catch (e) {
-      startPolling();
+      startPolling(); // and the next poll tries again
       return;
+    } finally {
+      opening = false;
     }
-    if (socket !== null) return;
     // auth is asked for at every (re)connect: the current token, if any, and the product to watch.
     socket = io(config.notifier_url, {
       auth: (give) => give(saved.token ? { token: saved.token, watch: SKU } : { watch: SKU }),
