@@ -13,7 +13,9 @@ from firstin_contracts import (
     QUEUED_CHANNEL,
     REPLAYED_EVENT,
     SHUTDOWN_EVENT,
+    UNWATCH_EVENT,
     WAKE_CHANNEL,
+    WATCH_EVENT,
     ProductKeys,
 )
 from firstin_processor.channels import channels_document
@@ -58,7 +60,7 @@ def test_every_channel_is_documented_with_its_contract(document: dict[str, Any],
 
 def test_the_socketio_events_are_described_beside_the_channels(document: dict[str, Any]) -> None:
     description = document["info"]["description"]
-    for event in (ORDER_EVENT, PROGRESS_EVENT, REPLAYED_EVENT, SHUTDOWN_EVENT):
+    for event in (ORDER_EVENT, PROGRESS_EVENT, REPLAYED_EVENT, SHUTDOWN_EVENT, WATCH_EVENT, UNWATCH_EVENT):
         assert f"- `{event}` `{{" in description
     assert "schema_version" not in description, "the notifier strips it from what buyers receive"
 

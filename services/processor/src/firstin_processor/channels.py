@@ -19,7 +19,9 @@ from firstin_contracts import (
     QUEUED_CHANNEL,
     REPLAYED_EVENT,
     SHUTDOWN_EVENT,
+    UNWATCH_EVENT,
     WAKE_CHANNEL,
+    WATCH_EVENT,
     OrderDecided,
     OrderQueued,
     OrdersDecided,
@@ -38,18 +40,34 @@ SOCKETIO_EVENTS: dict[str, tuple[str, type[BaseModel] | str]] = {
         "a buyer session's sockets only: pending when the order joins the line, then its decision",
         OrderUpdate,
     ),
-    PROGRESS_EVENT: ("sockets with a pending order in the product's line, at most 5 a second", ProgressUpdated),
+    PROGRESS_EVENT: (
+        "sockets with a pending order in the product's line, and sockets watching it, at most 5 a second",
+        ProgressUpdated,
+    ),
     REPLAYED_EVENT: ("once the socket has the current state of its session's orders", '{"orders": n}'),
     SHUTDOWN_EVENT: ("before the notifier stops; the client reconnects", '{"reason": "..."}'),
 }
 
 
+# What a client sends: (what it does, payload).
+SOCKETIO_CLIENT_EVENTS: dict[str, tuple[str, str]] = {
+    WATCH_EVENT: ("hear a product's progress from then on, any socket; acknowledged {watching} or {error}", '{"sku"}'),
+    UNWATCH_EVENT: ("stop hearing it", '{"sku"}'),
+}
+
+
 def _socketio_section() -> str:
-    lines = ["Socket.IO events the notifier emits to buyers (path `/socket.io`, `auth: {token}`):", ""]
+    lines = [
+        "Socket.IO events the notifier emits (path `/socket.io`, `auth: {token}` for a buyer, `{watch: sku}` for a "
+        "visitor who only watches):",
+        "",
+    ]
     for event, (who, payload) in SOCKETIO_EVENTS.items():
         fields = [] if isinstance(payload, str) else [f for f in payload.model_fields if f != "schema_version"]
         shape = payload if isinstance(payload, str) else "{" + ", ".join(fields) + "}"
         lines.append(f"- `{event}` `{shape}`: {who}.")
+    lines += ["", "Events a client sends:", ""]
+    lines += [f"- `{event}` `{shape}`: {what}." for event, (what, shape) in SOCKETIO_CLIENT_EVENTS.items()]
     return "\n".join(lines)
 
 
