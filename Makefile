@@ -7,11 +7,19 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
+# `make run` has an environment of its own with what the services need and nothing else (no test, lint, deploy or
+# benchmark tools); `make test` syncs the whole workspace into $(VENV). Each is synced again when a manifest changes.
+RUN_VENV := .venv-run
+MANIFESTS := uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) bench/pyproject.toml
 
-.PHONY: run test lint sync clean
+.PHONY: run test lint sync clean dist
 
-$(VENV)/.synced: uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) bench/pyproject.toml | $(UV)
+$(VENV)/.synced: $(MANIFESTS) | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+$(RUN_VENV)/.synced: $(MANIFESTS) | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(RUN_VENV) $(UV) sync --frozen --no-dev --package firstin-stack --python $(PYTHON)
 	touch $@
 
 .tools/bin/uv:
@@ -20,8 +28,8 @@ $(VENV)/.synced: uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml service
 
 sync: $(VENV)/.synced
 
-run: $(VENV)/.synced
-	$(PY) -m firstin_stack.run
+run: $(RUN_VENV)/.synced
+	$(RUN_VENV)/bin/python -m firstin_stack.run
 
 test: $(VENV)/.synced
 	$(UV) lock --check
@@ -45,13 +53,19 @@ packages-alone: | $(UV)
 		echo "$$package alone: imports $$modules"; rm -rf $$env; \
 	done
 
+# `make dist`: every workspace package as a wheel, into dist/ (or DIST=…), for installing firstin-stack and the
+# services it starts into another project (README, "Testing your integration with firstin").
+DIST ?= dist
+dist: | $(UV)
+	$(UV) build --all-packages --wheel --clear --out-dir $(DIST)
+
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache
+	rm -rf $(VENV) $(RUN_VENV) dist .tools .pytest_cache
 
 # `make bench`: the load benchmark in bench/ (see docs/benchmarks.md). One scenario with SCENARIO=door, processor,
 # stampede, pipeline, steady, storm or connects; more options with BENCH_ARGS (`$(PY) -m bench --help`).
