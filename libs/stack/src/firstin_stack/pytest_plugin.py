@@ -1,7 +1,9 @@
 """pytest plugin: fixtures that start a private Redis and the three firstin services as real processes.
 
-Installed with firstin-stack (entry point `pytest11`), so any test suite can use them:
+Installed with firstin-stack (entry point `pytest11`), so any test suite can use them; pytest-asyncio, which comes
+with it, runs the tests marked for it (or all of them under `asyncio_mode = "auto"`):
 
+    @pytest.mark.asyncio
     async def test_my_integration(firstin: FirstinClient):
         sku = unique_sku()
         await firstin.create_product(sku, stock=3)
