@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from faststream.redis import RedisBroker
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -15,7 +16,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from firstin_api import admin
+from firstin_api import admin, docs_page
 from firstin_api.answers import STORE_FAILURES, store_unavailable
 from firstin_api.buyer_tokens import BuyerTokens
 from firstin_api.cross_origin import CrossOrigin
@@ -85,10 +86,15 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             await redis.aclose()
             log.info("api stopped")
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="firstin api",
         summary="First-come, first-served sales of limited stock",
         lifespan=lifespan,
+        # Swagger UI's files are served from the package, not a CDN; /docs itself is docs_page.py's. No /redoc: its
+        # search runs in a blob: worker and its footer shows a logo from a CDN, both refused by the pages' CSP.
+        docs_url=None,
+        redoc_url=None,
+        static_url=docs_page.DOCS_ASSETS_URL,
     )
     app.state.settings = settings
     # Ahead of every other route: they are almost all the traffic.
@@ -96,6 +102,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.router.routes[0:0] = operations
     app.include_router(router)
     app.include_router(admin.router)
+    app.include_router(docs_page.router)
 
     app.add_exception_handler(RequestValidationError, validation_failed)
 

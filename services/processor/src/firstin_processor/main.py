@@ -18,6 +18,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 
 from firstin_contracts import PROGRESS_CHANNEL, WAKE_CHANNEL, ProductQueued, ProgressUpdated
+from firstin_processor import asyncapi_page
 from firstin_processor.channels import channels_document
 from firstin_processor.lease import ProductLeases
 from firstin_processor.settings import ProcessorSettings, get_settings
@@ -97,9 +98,10 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
             ("/livez", livez),
             ("/readyz", readyz),
             ("/metrics", ClusterOnly(make_asgi_app(), settings.metrics_allowed_networks)),
+            *asyncapi_page.asset_routes(),
         ],
         after_startup=[start_worker],
         on_shutdown=[stop_worker],
         specification=channels_document(broker, settings.redis_url),
-        asyncapi_path="/asyncapi",
+        asyncapi_path=asyncapi_page.asyncapi_route(),
     )
