@@ -129,7 +129,11 @@ class Sale:
 
 
 async def decided_count(redis_client: aioredis.Redis, sku: str) -> int:
-    return int(await redis_client.hget(ProductKeys(sku).product, "decided") or 0)
+    """Decisions taken on the product, in every sale round."""
+    keys = ProductKeys(sku)
+    current = int(await redis_client.hget(keys.product, "decided") or 0)
+    closed = await redis_client.hgetall(keys.rounds)
+    return current + sum(int(v) for k, v in closed.items() if k.endswith(b":decided"))
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> float:

@@ -212,7 +212,7 @@ async def test_outcomes_decided_while_the_notifier_was_down_arrive_on_reconnect(
     await redis_client.aclose()
 
 
-async def test_sold_out_line_drains_promptly_and_everyone_hears(private_stack: StackFactory, client_of) -> None:
+async def test_a_reset_closes_a_long_line_promptly_and_everyone_hears(private_stack: StackFactory, client_of) -> None:
     server, stack = private_stack()
     client = client_of(stack)
     redis_client = aioredis.Redis.from_url(server.url)
@@ -223,7 +223,12 @@ async def test_sold_out_line_drains_promptly_and_everyone_hears(private_stack: S
     assert "Application shutdown complete" in stack.processor.tail_log()
     await sale.burst(buyers, orders_each=2)  # nothing is decided meanwhile: 300 wait in line
     assert len(sale.acknowledged) == 300
-    await client.create_product(sale.sku, stock=10)  # the campaign is cut to 10 items: 290 can only lose
+    closed = set(sale.acknowledged)
+    # The campaign starts again with 10 items: a new round; the 300 waiting belong to the closed one.
+    assert (await client.create_product(sale.sku, stock=10))["round"] == 2
+    for email in buyers[:12]:  # one at a time: the new round's line covers its stock after 10, then 409s
+        await sale.place(email)
+    assert (len(sale.acknowledged), sale.refused_at_door) == (310, 2)
 
     stack.processor.start()
     drained = await wait_until(lambda: _all_decided(redis_client, sale), 30, "line drained")
@@ -231,9 +236,11 @@ async def test_sold_out_line_drains_promptly_and_everyone_hears(private_stack: S
 
     audit = sale.audit(server.url)
     audit.assert_correct()
-    assert (audit.accepted, audit.rejected) == (10, 290)
+    assert (audit.accepted, audit.rejected) == (10, 300)
+    records = await client.wait_until_decided(list(closed))
+    assert {(r["round"], r["reason"]) for r in records} == {(1, "round_closed")}
     assert drained < 10
-    assert (await client.place_order(buyers[0], sale.sku)).status_code == 409, "the door is closed"
+    assert (await client.place_order(buyers[0], sale.sku)).status_code == 409, "the new round is sold out"
     await redis_client.aclose()
 
 

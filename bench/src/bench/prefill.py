@@ -4,9 +4,10 @@ The processor scenario measures the processor alone, so its line is filled befor
 the api's HTTP path would fill it and with no api running. What lands in Redis is what the api's enqueue leaves
 for each order, in the shapes `firstin_contracts` defines:
 
-- the order's record in the product's orders hash: an `OrderRecord`, pending, with its position and `created_at`
-  (Redis `TIME`, in ms), without the fields a decision adds;
-- the product's `last_position` and `pending_qty` counters, raised as the orders join (the door reads them);
+- the order's record in the product's orders hash: an `OrderRecord`, pending, with its position, its sale round and
+  `created_at` (Redis `TIME`, in ms), without the fields a decision adds;
+- the product's `last_position` and `pending_qty` counters, raised as the orders join (the door reads them), and
+  the order id on the product's order-ids list (a round's orders are listed from it);
 - a `PlaceOrder` on the product's list, in the envelope the api's FastStream publisher writes:
   `{"data": "<PlaceOrder JSON>", "headers": {"correlation_id": ..., "content-type": "application/json"}}`, one
   correlation id per group published together.
@@ -53,7 +54,8 @@ def prefill(
     keys = ProductKeys(sku)
     if not client.exists(keys.product):
         raise RuntimeError(f"product {sku!r} does not exist: configure it first")
-    last = int(client.hget(keys.product, "last_position") or 0)
+    last_raw, round_raw = client.hmget(keys.product, ["last_position", "round"])
+    last, round_ = int(last_raw or 0), int(round_raw or 1)
     order_ids: list[str] = []
     for first in range(0, orders, chunk):
         seconds, micros = client.time()
@@ -73,6 +75,7 @@ def prefill(
                 position=last,
                 status=OrderStatus.PENDING,
                 created_at=created_at,
+                round=round_,
             )
             # The fields a decision adds are absent from a pending record, not null.
             records += [order_id, record.model_dump_json(exclude_none=True)]
@@ -85,5 +88,6 @@ def prefill(
             pipe.hincrby(keys.product, "last_position", len(messages))
             pipe.hincrby(keys.product, "pending_qty", len(messages))
             pipe.rpush(keys.queue, *messages)
+            pipe.rpush(keys.order_ids, *records[::2])
             pipe.execute()
     return order_ids

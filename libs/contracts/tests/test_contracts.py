@@ -35,6 +35,7 @@ def test_malformed_order_ids_name_no_sku(order_id: str) -> None:
 def test_product_keys_share_one_hash_tag() -> None:
     keys = ProductKeys("abc")
     tagged = [keys.product, keys.queue, keys.orders, keys.bought, keys.dead_letters, keys.idempotency("x")]
+    tagged += [keys.order_ids, keys.rounds]
     assert all("{abc}" in key for key in tagged)
 
 

@@ -1,40 +1,14 @@
 """OrderStore's group path on a real Redis: the door's room is shared by a group, and the group is queued in
 arrival order with gapless positions."""
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
-from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
 from firstin_api.placing import NewOrder, SoldOut
 from firstin_api.products import ProductStore
-from firstin_api.store import OrderStore, RateLimits
-from firstin_api.wire import JsonEnvelopeFormat
+from firstin_api.store import OrderStore
 from firstin_contracts import OrderRecord, ProductKeys, order_id_for
-from firstin_stack import RedisServer, unique_sku
-
-
-@pytest_asyncio.fixture
-async def redis(firstin_redis: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(firstin_redis.url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest_asyncio.fixture
-async def store(firstin_redis: RedisServer, redis: Redis) -> AsyncIterator[OrderStore]:
-    broker = RedisBroker(firstin_redis.url, message_format=JsonEnvelopeFormat, logger=None)
-    await broker.connect()
-    try:
-        yield OrderStore(
-            broker, redis, idempotency_ttl=60, recent_orders_kept=5, rate_limits=RateLimits(per_ip=0, per_email=0)
-        )
-    finally:
-        await broker.stop()
+from firstin_stack import unique_sku
 
 
 @pytest.fixture

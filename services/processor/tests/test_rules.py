@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from firstin_contracts import OrderStatus, RejectReason
-from firstin_processor.rules import decide, decide_line
+from firstin_processor.rules import ROUND_CLOSED, decide, decide_line, decide_rounds
 
 emails = st.sampled_from(["a@x.io", "b@x.io", "c@x.io", "d@x.io"])
 orders = st.lists(st.tuples(emails, st.integers(1, 5)), max_size=60)
@@ -56,3 +56,18 @@ def test_is_fifo_greedy(stock: int, limit: int | None, line: list[tuple[str, int
         else:
             assert decision.reason is not None
             assert (decision.reason is RejectReason.SOLD_OUT) == (left == 0)
+
+
+@given(stock=st.integers(0, 30), limit=limits, line=orders, closed=st.lists(st.booleans(), max_size=60))
+def test_orders_of_a_closed_round_are_rejected_and_change_nothing(
+    stock: int, limit: int | None, line: list[tuple[str, int]], closed: list[bool]
+) -> None:
+    """Mixing in orders of an earlier round leaves the current round's decisions as they are without them."""
+    mixed = [(email, quantity, 1 if i < len(closed) and closed[i] else 2) for i, (email, quantity) in enumerate(line)]
+    decisions = decide_rounds(stock, limit, 2, mixed)
+    assert [d for (_, _, r), d in zip(mixed, decisions, strict=True) if r == 1] == [ROUND_CLOSED] * sum(
+        1 for *_, r in mixed if r == 1
+    )
+    assert ROUND_CLOSED.reason is RejectReason.ROUND_CLOSED
+    current = [(email, quantity) for email, quantity, r in mixed if r == 2]
+    assert [d for (*_, r), d in zip(mixed, decisions, strict=True) if r == 2] == decide_line(stock, limit, current)

@@ -56,7 +56,9 @@ class ProductKeys:
 
     @property
     def product(self) -> str:
-        """Hash: stock_total, stock_left, per_customer_limit, sold_out, pending_qty, last_position, decided."""
+        """Hash: the current sale round's state. round, round_started_at (ms), first_index (see order_ids),
+        stock_total, stock_left, per_customer_limit, sold_out, pending_qty, last_position, now_serving, decided,
+        accepted and rejected:<reason> (decisions of the round so far)."""
         return f"{self._prefix}:product"
 
     @property
@@ -68,6 +70,19 @@ class ProductKeys:
     def orders(self) -> str:
         """Hash: order_id -> OrderRecord JSON. The source of truth for every order of the product."""
         return f"{self._prefix}:orders"
+
+    @property
+    def order_ids(self) -> str:
+        """List of order ids in the order they were given positions, every round one after the other: position p
+        of a round is at index first_index + p - 1, first_index being the round's (product hash, or rounds)."""
+        return f"{self._prefix}:order-ids"
+
+    @property
+    def rounds(self) -> str:
+        """Hash of the closed sale rounds: <n> -> the product hash as the reset that closed round n found it, as
+        JSON with closed_at (ms); <n>:decided and <n>:rejected:round_closed -> counts that go on growing while the
+        orders round n left in line are rejected with reason round_closed."""
+        return f"{self._prefix}:rounds"
 
     @property
     def bought(self) -> str:

@@ -28,6 +28,8 @@ class RejectReason(StrEnum):
     SOLD_OUT = "sold_out"
     INSUFFICIENT_STOCK = "insufficient_stock"
     LIMIT_EXCEEDED = "limit_exceeded"
+    # The product was reset (a new sale round) while the order was still in line: decided against no stock.
+    ROUND_CLOSED = "round_closed"
 
 
 class _Message(BaseModel):
@@ -81,7 +83,10 @@ class OrderRecord(_Message):
     reason: RejectReason | None = None
     created_at: EpochMillis
     decided_at: EpochMillis | None = None
-    # The n-th decision taken on this product; decisions follow positions when this grows with position.
+    # The sale round the order joined (PUT /admin/products starts a new one). Positions, decision numbers and
+    # stock are those of this round. Records written before rounds existed belong to round 1.
+    round: int = Field(default=1, ge=1)
+    # The n-th decision taken in the order's round; decisions follow positions when this grows with position.
     decision_seq: int | None = None
 
 

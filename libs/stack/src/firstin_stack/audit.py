@@ -1,6 +1,7 @@
 """One audit for every fault test: what Redis and the buyers' sockets say after a sale.
 
-Every counter but `accepted`, `rejected` and `dead_letters` must be zero for a sale to be correct.
+Every counter but `accepted`, `rejected` and `dead_letters` must be zero for a sale to be correct. A product's sale
+rounds (each reset starts one) are audited each against itself: its own stock, positions and decision numbers.
 """
 
 import json
@@ -8,12 +9,16 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
-from typing import cast
+from typing import Any, cast
 
 import redis
 
 from firstin_contracts import OrderRecord, OrderStatus, ProductKeys
 from firstin_stack.client import BuyerSocket
+
+
+def _text(fields: dict[Any, Any]) -> dict[str, str]:
+    return {cast(bytes, k).decode(): cast(bytes, v).decode() for k, v in fields.items()}
 
 
 @dataclass
@@ -25,8 +30,9 @@ class SaleAudit:
     lost: int = 0
     # Decided more than once: two records sharing a decision number, or two final events for one order.
     duplicates: int = 0
+    # Items accepted beyond their round's stock, summed over the rounds.
     oversell: int = 0
-    # Adjacent positions decided out of order.
+    # Adjacent positions of a round decided out of order.
     fifo_violations: int = 0
     # Orders whose buyer socket never received a final event.
     missing_notifications: int = 0
@@ -62,6 +68,7 @@ def audit_sale(
     accepted_orders: dict[str, str],
     sockets: dict[str, BuyerSocket] | None = None,
     ignore_orders: Collection[str] = (),
+    round: int | None = None,
 ) -> SaleAudit:
     """Audit one product's sale.
 
@@ -69,15 +76,23 @@ def audit_sale(
     sockets: email -> that buyer's socket; when given, every accepted order must have reached it exactly once,
     and no socket may hold another buyer's order.
     ignore_orders: orders outside the sale that the sockets heard of on purpose (a test's barrier orders).
+    round: audit that sale round alone (its orders, and the accepted_orders among them); default: every round.
     """
     keys = ProductKeys(sku)
     client = redis.Redis.from_url(redis_url)
     try:
         records = [OrderRecord.model_validate_json(raw) for raw in client.hvals(keys.orders)]
-        product = {cast(bytes, k).decode(): cast(bytes, v).decode() for k, v in client.hgetall(keys.product).items()}
+        product = _text(client.hgetall(keys.product))
+        closed = _text(client.hgetall(keys.rounds))
         letters = [json.loads(raw) for raw in client.lrange(keys.dead_letters, 0, -1)]
     finally:
         client.close()
+    if round is not None:
+        # The sockets heard of the other rounds' orders too: those are another audit's.
+        ignore_orders = {*ignore_orders, *(r.order_id for r in records if r.round != round)}
+        records = [r for r in records if r.round == round]
+        in_round = {r.order_id for r in records}
+        accepted_orders = {order_id: e for order_id, e in accepted_orders.items() if order_id in in_round}
 
     audit = SaleAudit(dead_letters=len(letters), dead_letter_reasons=dict(Counter(x["reason"] for x in letters)))
     by_id = {r.order_id: r for r in records}
@@ -85,13 +100,20 @@ def audit_sale(
     audit.accepted = sum(1 for r in records if r.status is OrderStatus.ACCEPTED)
     audit.rejected = sum(1 for r in records if r.status is OrderStatus.REJECTED)
     audit.pending = sum(1 for r in records if r.status is OrderStatus.PENDING)
-    accepted_quantity = sum(r.quantity for r in records if r.status is OrderStatus.ACCEPTED)
-    audit.oversell = max(0, accepted_quantity - int(product.get("stock_total", 0)))
-
-    decided = sorted((r for r in records if r.decision_seq is not None), key=lambda r: r.position)
-    seqs = [r.decision_seq for r in decided]
-    audit.duplicates = len(seqs) - len(set(seqs)) + abs(int(product.get("decided", 0)) - len(decided))
-    audit.fifo_violations = sum(1 for a, b in pairwise(seqs) if a is not None and b is not None and b < a)
+    current = int(product.get("round", 1))
+    for number in sorted({r.round for r in records} | ({current} if round in (None, current) else set())):
+        ours = [r for r in records if r.round == number]
+        if number == current:
+            stock, decided_count = int(product.get("stock_total", 0)), int(product.get("decided", 0))
+        else:
+            summary = json.loads(closed.get(str(number), "{}"))
+            stock, decided_count = int(summary.get("stock_total", 0)), int(closed.get(f"{number}:decided", 0))
+        accepted_quantity = sum(r.quantity for r in ours if r.status is OrderStatus.ACCEPTED)
+        audit.oversell += max(0, accepted_quantity - stock)
+        decided = sorted((r for r in ours if r.decision_seq is not None), key=lambda r: r.position)
+        seqs = [r.decision_seq for r in decided]
+        audit.duplicates += len(seqs) - len(set(seqs)) + abs(decided_count - len(decided))
+        audit.fifo_violations += sum(1 for a, b in pairwise(seqs) if a is not None and b is not None and b < a)
 
     def owner(order_id: str) -> str | None:
         record = by_id.get(order_id)

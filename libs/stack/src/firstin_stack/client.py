@@ -1,6 +1,7 @@
 """Domain-named helpers to drive a running firstin from tests: place orders, listen as a buyer."""
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,6 +107,37 @@ class FirstinClient:
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
+
+    async def admin_get(self, path: str, **params: str | int) -> Any:
+        """GET an admin call with the admin token (in its header); raises on an error answer."""
+        response = await self.http.get(path, params=params, headers={"Authorization": f"Bearer {self.admin_token}"})
+        response.raise_for_status()
+        return response.json()
+
+    async def orders_of(
+        self, sku: str, round: int | None = None, status: str | None = None, page_size: int = 100
+    ) -> list[dict[str, Any]]:
+        """Every order of a sale round (default: the current one), following the pages of the admin listing."""
+        params: dict[str, str | int] = {"limit": page_size}
+        if round is not None:
+            params["round"] = round
+        if status is not None:
+            params["status"] = status
+        orders: list[dict[str, Any]] = []
+        while True:
+            page = await self.admin_get(f"/admin/products/{sku}/orders", **params)
+            orders += page["orders"]
+            if page["next_cursor"] is None:
+                return orders
+            params["cursor"] = page["next_cursor"]
+
+    async def export_round(self, sku: str, round: int) -> list[dict[str, Any]]:
+        """A round's export, line by line: its orders in position order, then {"sku", "round", "audit"}."""
+        response = await self.http.get(
+            f"/admin/products/{sku}/rounds/{round}/export", headers={"Authorization": f"Bearer {self.admin_token}"}
+        )
+        response.raise_for_status()
+        return [json.loads(line) for line in response.text.splitlines()]
 
     async def place_order(
         self,

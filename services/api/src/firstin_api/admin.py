@@ -16,8 +16,16 @@ from sse_starlette.sse import EventSourceResponse
 
 from firstin_api.deps import AdminOnly, Products, Settings
 from firstin_api.products import Product
-from firstin_api.schemas import ErrorPublic, ProductConfigure, ProductOverviewPublic, ProductPublic, SkuPath
+from firstin_api.schemas import (
+    ErrorPublic,
+    ProductConfigure,
+    ProductOverviewPublic,
+    ProductPublic,
+    SkuPath,
+    from_ms,
+)
 from firstin_api.static_files import STATIC_DIR
+from firstin_contracts import RejectReason
 
 log = logging.getLogger("firstin.api")
 router = APIRouter()
@@ -63,7 +71,15 @@ def product_public(product: Product) -> ProductPublic:
 
 
 def _overview(product: Product) -> ProductOverviewPublic:
-    return ProductOverviewPublic.model_validate(product, from_attributes=True)
+    return ProductOverviewPublic(
+        **product_public(product).model_dump(),
+        decided=product.decided,
+        last_position=product.last_position,
+        round_started_at=from_ms(product.round_started_at),
+        accepted=product.accepted,
+        rejected={RejectReason(reason): count for reason, count in product.rejected.items()},
+        dead_letters=product.dead_letters,
+    )
 
 
 @router.put(
@@ -73,9 +89,11 @@ def _overview(product: Product) -> ProductOverviewPublic:
     responses={401: {"model": ErrorPublic}},
 )
 async def configure_product(sku: SkuPath, body: ProductConfigure, products: Products) -> ProductPublic:
-    """Create a product or reset its stock (a new round: per-customer counts start again)."""
-    await products.configure_product(sku, stock=body.stock, per_customer_limit=body.per_customer_limit)
-    log.info("product configured", extra={"sku": sku, "stock": body.stock})
+    """Create a product or reset it: either starts a new sale round, with this stock, positions from 1 and
+    per-customer counts from 0. Orders of the previous round still in line are rejected with reason
+    `round_closed` (their buyers are told); the previous round's orders stay listed and exportable."""
+    round_ = await products.configure_product(sku, stock=body.stock, per_customer_limit=body.per_customer_limit)
+    log.info("product configured", extra={"sku": sku, "stock": body.stock, "round": round_})
     product = await products.get_product(sku)
     assert product is not None
     return product_public(product)
@@ -112,7 +130,7 @@ async def overview_stream(
 
     async def events() -> AsyncIterator[dict[str, str]]:
         while True:
-            rows = [_overview(p).model_dump() for p in await products.all_products()]
+            rows = [_overview(p).model_dump(mode="json") for p in await products.all_products()]
             yield {"event": "overview", "data": json.dumps(rows)}
             await asyncio.sleep(OVERVIEW_INTERVAL_SECONDS)
 

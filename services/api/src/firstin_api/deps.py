@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from firstin_api.products import ProductStore
+from firstin_api.round_orders import RoundOrders
 from firstin_api.settings import ApiSettings
 from firstin_api.store import OrderStore
 
@@ -25,6 +26,11 @@ async def _products(request: Request) -> ProductStore:
     return products
 
 
+async def _round_orders(request: Request) -> RoundOrders:
+    orders: RoundOrders = request.app.state.round_orders
+    return orders
+
+
 async def _settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
@@ -33,6 +39,7 @@ async def _settings(request: Request) -> ApiSettings:
 Store = Annotated[OrderStore, Depends(_store)]
 Products = Annotated[ProductStore, Depends(_products)]
 Settings = Annotated[ApiSettings, Depends(_settings)]
+RoundOrdersOf = Annotated[RoundOrders, Depends(_round_orders)]
 
 _bearer = HTTPBearer(auto_error=False)
 

@@ -16,7 +16,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from firstin_api import admin, docs_page
+from firstin_api import admin, admin_rounds, docs_page
 from firstin_api.answers import STORE_FAILURES, store_unavailable
 from firstin_api.buyer_tokens import BuyerTokens
 from firstin_api.cross_origin import CrossOrigin
@@ -25,6 +25,7 @@ from firstin_api.limits import JsonBodiesOnly
 from firstin_api.metrics import metrics_app
 from firstin_api.order_endpoint import Ordering, OrderRoutes, order_operations
 from firstin_api.products import ProductStore
+from firstin_api.round_orders import RoundOrders
 from firstin_api.routes import router
 from firstin_api.security_headers import SecurityHeaders
 from firstin_api.settings import ApiSettings, get_settings
@@ -73,6 +74,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             rate_limits=RateLimits(per_ip=settings.rate_limit_per_ip, per_email=settings.rate_limit_per_email),
         )
         app.state.products = ProductStore(redis)
+        app.state.round_orders = RoundOrders(redis)
         app.state.ordering = Ordering(
             line=app.state.store,
             door=DoorCache(app.state.store.door_closed, ttl=settings.door_cache_seconds),
@@ -102,6 +104,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.router.routes[0:0] = operations
     app.include_router(router)
     app.include_router(admin.router)
+    app.include_router(admin_rounds.router)
     app.include_router(docs_page.router)
 
     app.add_exception_handler(RequestValidationError, validation_failed)

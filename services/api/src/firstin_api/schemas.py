@@ -59,7 +59,8 @@ class DoorRejectionPublic(BaseModel):
     reason: RejectReason
 
 
-def _iso(ms: int | None) -> datetime | None:
+def from_ms(ms: int | None) -> datetime | None:
+    """A time as Redis keeps it (ms since the epoch) as the api shows it."""
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
@@ -72,6 +73,7 @@ class OrderPublic(BaseModel):
     position: int
     created_at: datetime
     decided_at: datetime | None
+    round: int = Field(description="The product's sale round the order joined; its position is in that round")
 
     @classmethod
     def of(cls, record: OrderRecord) -> "OrderPublic":
@@ -83,8 +85,29 @@ class OrderPublic(BaseModel):
             quantity=record.quantity,
             position=record.position,
             created_at=datetime.fromtimestamp(record.created_at / 1000, tz=UTC),
-            decided_at=_iso(record.decided_at),
+            decided_at=from_ms(record.decided_at),
+            round=record.round,
         )
+
+
+class AdminOrderPublic(OrderPublic):
+    """An order as the admin api lists and exports it: with its buyer, and its place among its round's decisions."""
+
+    email: str
+    decision_seq: int | None = Field(description="The n-th decision of the round; follows the positions")
+
+    @classmethod
+    def of(cls, record: OrderRecord) -> "AdminOrderPublic":
+        return cls(**OrderPublic.of(record).model_dump(), email=record.email, decision_seq=record.decision_seq)
+
+
+class OrdersPagePublic(BaseModel):
+    sku: str
+    round: int
+    orders: list[AdminOrderPublic] = Field(description="In position order")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null when the round had no more orders when read"
+    )
 
 
 class ProductPublic(BaseModel):
@@ -93,15 +116,34 @@ class ProductPublic(BaseModel):
     stock_left: int
     sold_out: bool
     per_customer_limit: int | None
-    now_serving: int = Field(description="Highest position decided so far")
-    queue_length: int = Field(description="Orders waiting for a decision")
+    now_serving: int = Field(description="Highest position decided so far in the current round")
+    queue_length: int = Field(description="Orders waiting for a decision (of any round)")
+    round: int = Field(description="The current sale round: PUT /admin/products/{sku} starts the next")
 
 
 class ProductOverviewPublic(ProductPublic):
     """What the admin page shows of a product (decisions/s is the client's difference of `decided`)."""
 
-    decided: int = Field(description="Orders decided so far")
-    last_position: int = Field(description="Orders queued so far")
+    decided: int = Field(description="Orders of the current round decided so far")
+    last_position: int = Field(description="Orders of the current round queued so far")
+    round_started_at: datetime | None
+    accepted: int = Field(description="Orders of the current round accepted so far")
+    rejected: dict[RejectReason, int] = Field(description="Orders of the current round rejected so far, by reason")
+    dead_letters: int = Field(description="Messages set aside in firstin:{sku}:dead-letters (all rounds)")
+
+
+class RoundPublic(BaseModel):
+    round: int
+    stock_total: int
+    stock_left: int
+    per_customer_limit: int | None
+    orders: int = Field(description="Orders that joined the round")
+    decided: int
+    pending: int = Field(description="Orders of the round not decided yet")
+    accepted: int
+    rejected: dict[RejectReason, int]
+    started_at: datetime | None
+    closed_at: datetime | None = Field(description="null for the current round")
 
 
 class ProductConfigure(BaseModel):

@@ -73,8 +73,8 @@ def _reading(reply: list[Any], sku: str) -> DoorReading:
     return Open(int(number))
 
 
-def _triples(flat: list[Any]) -> list[tuple[Any, Any, Any]]:
-    return list(zip(flat[::3], flat[1::3], flat[2::3], strict=True))
+def _quadruples(flat: list[Any]) -> list[tuple[Any, Any, Any, Any]]:
+    return list(zip(flat[::4], flat[1::4], flat[2::4], flat[3::4], strict=True))
 
 
 def _digest(text: str) -> str:
@@ -162,8 +162,8 @@ class OrderStore:
                 group = [orders[i] for i in indexes]
                 pipe.evalsha(
                     self._enqueue.sha,
-                    3,
-                    *(keys.product, keys.orders, keys.queue),
+                    4,
+                    *(keys.product, keys.orders, keys.queue, keys.order_ids),
                     *(sku, QUEUED_CHANNEL, WAKE_CHANNEL),
                     *(field for o in group for field in (o.order_id, o.email, o.quantity, o.session_id)),
                 )
@@ -177,7 +177,7 @@ class OrderStore:
             replies = await pipe.execute()
         records: list[OrderRecord | Exception] = [UnknownProduct("")] * len(orders)
         for (sku, indexes), reply in zip(by_sku.items(), replies[1 : 1 + 2 * len(by_sku) : 2], strict=True):
-            for index, (position, created_at, stored_session) in zip(indexes, _triples(reply), strict=True):
+            for index, (position, created_at, stored_session, round_) in zip(indexes, _quadruples(reply), strict=True):
                 order = orders[index]
                 if position == 0:
                     records[index] = UnknownProduct(sku)
@@ -193,6 +193,7 @@ class OrderStore:
                     position=int(position),
                     status=OrderStatus.PENDING,
                     created_at=int(created_at),
+                    round=int(round_),
                 )
         return records
 

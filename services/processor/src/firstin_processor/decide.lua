@@ -3,10 +3,13 @@
 -- Because the pop happens inside the same script as the decision, no order is ever "in hand" outside Redis:
 -- a processor killed at any instant loses nothing and decides nothing twice.
 -- The rule mirrors firstin_processor/rules.py (tests/test_decide_script.py pins the two together).
+-- Each order is decided in the sale round its record names: an order of a round that has closed (the product was
+-- reset while it waited) is rejected with reason round_closed, touching no stock and no count of the current
+-- round, and numbered among its own round's decisions (the rounds hash keeps how many each closed round has).
 --
--- KEYS: 1 queue, 2 product hash, 3 orders hash, 4 bought hash, 5 dead-letter list
+-- KEYS: 1 queue, 2 product hash, 3 orders hash, 4 bought hash, 5 dead-letter list, 6 rounds hash
 -- ARGV: 1 sku, 2 max batch, 3 outcomes channel, 4 max message bytes, 5 dead letters kept
-local queue, product, orders, bought, dead_letters = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local queue, product, orders, bought, dead_letters, rounds = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local sku = ARGV[1]
 local max_batch = tonumber(ARGV[2])
 local channel = ARGV[3]
@@ -56,7 +59,7 @@ local function parse(raw)
   return body
 end
 
-local p = redis.call('HMGET', product, 'stock_left', 'per_customer_limit', 'decided', 'pending_qty')
+local p = redis.call('HMGET', product, 'stock_left', 'per_customer_limit', 'decided', 'pending_qty', 'round')
 if not p[1] then
   for _, raw in ipairs(raws) do set_aside(raw, 'unknown_sku') end
   summary.remaining = redis.call('LLEN', queue)
@@ -67,8 +70,23 @@ local stock_left = tonumber(p[1])
 local limit = tonumber(p[2]) or 0
 local decided = tonumber(p[3]) or 0
 local pending_qty = tonumber(p[4]) or 0
+local current_round = tonumber(p[5]) or 1  -- a product from before rounds existed is in its first round
 local now_serving = nil
 local out = {}
+local accepted_here, rejected_here = 0, {}  -- this batch's decisions in the current round, by outcome
+local closed_decided, closed_rejected = {}, {}  -- closed round -> its decision count so far, its rejections here
+
+-- The next decision number of a closed round, read once per batch and written back at the end.
+local function closed_seq(round)
+  local seq = closed_decided[round]
+  if not seq then
+    seq = tonumber(redis.call('HGET', rounds, round .. ':decided')) or 0
+    closed_rejected[round] = 0
+  end
+  closed_decided[round] = seq + 1
+  closed_rejected[round] = closed_rejected[round] + 1
+  return seq + 1
+end
 
 for _, raw in ipairs(raws) do
   local msg, err = parse(raw)
@@ -82,6 +100,20 @@ for _, raw in ipairs(raws) do
     set_aside(raw, 'already_decided')
   elseif record.email ~= msg.email or record.quantity ~= msg.quantity then
     set_aside(raw, 'record_mismatch')
+  elseif (record.round or 1) ~= current_round then
+    record.status = 'rejected'
+    record.reason = 'round_closed'
+    record.decided_at = now
+    record.decision_seq = closed_seq(record.round or 1)
+    redis.call('HSET', orders, record.order_id, cjson.encode(record))
+    summary.rejected.round_closed = (summary.rejected.round_closed or 0) + 1
+    summary.decided = summary.decided + 1
+    summary.waits[#summary.waits + 1] = now - record.created_at
+    out[#out + 1] = {
+      order_id = record.order_id, sku = sku, email = record.email, session_id = record.session_id,
+      quantity = record.quantity, position = record.position, status = 'rejected', reason = 'round_closed',
+      decided_at = now, decision_seq = record.decision_seq,
+    }
   else
     local qty = record.quantity
     local reason = nil
@@ -96,12 +128,14 @@ for _, raw in ipairs(raws) do
       record.status = 'rejected'
       record.reason = reason
       summary.rejected[reason] = (summary.rejected[reason] or 0) + 1
+      rejected_here[reason] = (rejected_here[reason] or 0) + 1
     else
       record.status = 'accepted'
       record.reason = nil
       stock_left = stock_left - qty
       redis.call('HINCRBY', bought, record.email, qty)
       summary.accepted = summary.accepted + 1
+      accepted_here = accepted_here + 1
     end
     decided = decided + 1
     pending_qty = pending_qty - qty
@@ -126,6 +160,12 @@ if now_serving then
   fields[#fields + 1] = now_serving
 end
 redis.call('HSET', product, unpack(fields))
+if accepted_here > 0 then redis.call('HINCRBY', product, 'accepted', accepted_here) end
+for reason, count in pairs(rejected_here) do redis.call('HINCRBY', product, 'rejected:' .. reason, count) end
+for round, seq in pairs(closed_decided) do
+  redis.call('HSET', rounds, round .. ':decided', seq)
+  redis.call('HINCRBY', rounds, round .. ':rejected:round_closed', closed_rejected[round])
+end
 if #out > 0 then
   redis.call('PUBLISH', channel, cjson.encode({schema_version = 1, sku = sku, decisions = out}))
 end

@@ -60,7 +60,7 @@ class DecisionStore:
     async def decide_batch(self, sku: str) -> BatchSummary:
         keys = ProductKeys(sku)
         raw = await self._decide(
-            keys=[keys.queue, keys.product, keys.orders, keys.bought, keys.dead_letters],
+            keys=[keys.queue, keys.product, keys.orders, keys.bought, keys.dead_letters, keys.rounds],
             args=[sku, self._batch_size, OUTCOMES_CHANNEL, self._max_message_bytes, self._dead_letters_kept],
         )
         return BatchSummary.from_script(raw)
