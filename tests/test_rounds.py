@@ -27,7 +27,10 @@ async def test_a_reset_mid_line_closes_the_round_for_those_still_waiting(private
     early = [(await client.place_order(email, sku, token=tokens[email])).json() for email in buyers[:2]]
     await client.wait_until_decided([o["order_id"] for o in early])
     stack.processor.stop()  # the next three wait in line when the reset comes
-    waiting = [(await client.place_order(email, sku, token=tokens[email])).json() for email in buyers[2:]]
+    waiting = [
+        (await client.place_order(email, sku, token=tokens[email], idempotency_key=f"key-{email}")).json()
+        for email in buyers[2:]
+    ]
     assert [o["position"] for o in early + waiting] == [1, 2, 3, 4, 5]
 
     reset = await client.create_product(sku, stock=2)
@@ -54,6 +57,9 @@ async def test_a_reset_mid_line_closes_the_round_for_those_still_waiting(private
     ]
     product = await client.get_product(sku)
     assert (product["round"], product["stock_left"], product["sold_out"]) == (2, 0, True)
+    replay = await client.place_order(buyers[2], sku, idempotency_key=f"key-{buyers[2]}")
+    assert (replay.status_code, replay.json()["order_id"]) == (202, waiting[0]["order_id"]), "a key outlives its round"
+    assert (await client.get_order(waiting[0]["order_id"]))["status"] == "rejected"
     (listed,) = [p for p in await client.admin_get("/admin/products") if p["sku"] == sku]
     assert (listed["round"], listed["accepted"], listed["rejected"], listed["last_position"]) == (2, 2, {}, 2)
 

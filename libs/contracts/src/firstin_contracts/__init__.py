@@ -6,6 +6,7 @@ channels, and Socket.IO event names. It does no I/O.
 
 from firstin_contracts.keys import (
     DEFAULT_SKU,
+    HEARTBEATS_SET,
     OUTCOMES_CHANNEL,
     PRODUCTS_SET,
     PROGRESS_CHANNEL,
@@ -14,6 +15,7 @@ from firstin_contracts.keys import (
     WAKE_CHANNEL,
     ProductKeys,
     SessionKeys,
+    heartbeat_key,
     is_valid_sku,
     order_id_for,
     sku_of_order_id,
@@ -30,6 +32,7 @@ from firstin_contracts.messages import (
     ProductQueued,
     ProgressUpdated,
     RejectReason,
+    ServiceHeartbeat,
 )
 from firstin_contracts.socketio import (
     ORDER_EVENT,
@@ -44,6 +47,7 @@ from firstin_contracts.tokens import BuyerSession, InvalidToken, issue_buyer_tok
 
 __all__ = [
     "DEFAULT_SKU",
+    "HEARTBEATS_SET",
     "ORDER_EVENT",
     "OUTCOMES_CHANNEL",
     "PRODUCTS_SET",
@@ -71,7 +75,9 @@ __all__ = [
     "ProductQueued",
     "ProgressUpdated",
     "RejectReason",
+    "ServiceHeartbeat",
     "SessionKeys",
+    "heartbeat_key",
     "is_valid_sku",
     "issue_buyer_token",
     "new_session_id",

@@ -24,12 +24,20 @@ WAKE_CHANNEL = "firstin:wake"
 PROGRESS_CHANNEL = "firstin:progress"
 # Set of every sku ever configured, so a starting processor can find lines left from before.
 PRODUCTS_SET = "firstin:products"
+# Set of the keys of the processes' heartbeats (heartbeat_key) written lately; a key that has expired is a process
+# gone. The keys share the set's hash tag, so they are read in one MGET, on one Redis Cluster slot.
+HEARTBEATS_SET = "firstin:{heartbeats}"
 
 _ORDER_ID_SEPARATOR = "."
 
 
 def is_valid_sku(sku: str) -> bool:
     return bool(_SKU_RE.match(sku))
+
+
+def heartbeat_key(service: str, instance: str) -> str:
+    """String: the latest ServiceHeartbeat of one process, expiring when it stops beating."""
+    return f"{HEARTBEATS_SET}:{service}:{instance}"
 
 
 def order_id_for(sku: str) -> str:

@@ -4,6 +4,9 @@ Times are integer milliseconds since the epoch (what Redis' TIME gives a Lua scr
 Names: commands in the imperative (PlaceOrder), events in the past tense (OrdersDecided).
 """
 
+import os
+import socket
+import time
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -140,3 +143,38 @@ class ProgressUpdated(_Message):
     now_serving: int = Field(ge=0, description="Highest position decided so far")
     stock_left: int
     queue_length: int
+
+
+class ServiceHeartbeat(BaseModel):
+    """Written to Redis by each processor and notifier every few seconds (heartbeat_key, expiring after a few missed
+    beats): how the api's admin page knows which of them are alive and what they are doing, without reaching them."""
+
+    # Fields added later are ignored by older readers, as in OrderRecord.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    service: Literal["processor", "notifier"]
+    instance: str
+    host: str
+    pid: int
+    started_at: EpochMillis
+    at: EpochMillis
+    leases: int | None = Field(default=None, description="processor: the products it decides now (their leases)")
+    sockets: int | None = Field(default=None, description="notifier: sockets connected to it")
+    subscribed: bool | None = Field(default=None, description="notifier: its subscription to the outcomes is up")
+
+    @classmethod
+    def of_this_process(
+        cls, service: Literal["processor", "notifier"], instance: str, started_at: int, **state: int | bool
+    ) -> "ServiceHeartbeat":
+        return cls.model_validate(
+            {
+                "service": service,
+                "instance": instance,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started_at": started_at,
+                "at": int(time.time() * 1000),
+                **state,
+            }
+        )

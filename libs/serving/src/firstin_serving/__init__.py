@@ -1,7 +1,9 @@
 """What every firstin process does the same way, with no domain in it: common settings and dev defaults, JSON
-logging, and being served by uvicorn (request limits, timeouts, trusted proxies, a metrics port for the cluster)."""
+logging, being served by uvicorn (request limits, timeouts, trusted proxies, a metrics port for the cluster), and a
+heartbeat in Redis."""
 
 from firstin_serving.body_limit import BodySizeLimit
+from firstin_serving.heartbeat import Heartbeat
 from firstin_serving.http_protocol import GuardedHttpToolsProtocol, HttpLimits
 from firstin_serving.logs import logging_config
 from firstin_serving.metrics_access import ClusterOnly
@@ -23,6 +25,7 @@ __all__ = [
     "BuyerTokenSettings",
     "ClusterOnly",
     "GuardedHttpToolsProtocol",
+    "Heartbeat",
     "HttpLimits",
     "PageOriginSettings",
     "ServingSettings",

@@ -1,7 +1,9 @@
-"""Admin routes: product set-up, and the live overview behind the admin page (server-sent events)."""
+"""Admin routes: product set-up, and the live overview behind the admin page (server-sent events: the products,
+and the services' health)."""
 
 import asyncio
 import hashlib
+import itertools
 import json
 import logging
 import time
@@ -14,7 +16,9 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
-from firstin_api.deps import AdminOnly, Products, Settings
+from firstin_api.admin_console import health_public
+from firstin_api.answers import STORE_FAILURES
+from firstin_api.deps import AdminOnly, Health, Products, Settings
 from firstin_api.products import Product
 from firstin_api.schemas import (
     ErrorPublic,
@@ -30,6 +34,7 @@ from firstin_contracts import RejectReason
 log = logging.getLogger("firstin.api")
 router = APIRouter()
 OVERVIEW_INTERVAL_SECONDS = 0.5
+HEALTH_EVERY_TICKS = 4
 # EventSource cannot send headers, so the stream is opened with a ticket in its URL: short-lived, good for the
 # stream alone, and not the admin token (URLs end up in logs, proxies and browser history).
 STREAM_TICKET_SECONDS = 30
@@ -79,6 +84,7 @@ def _overview(product: Product) -> ProductOverviewPublic:
         accepted=product.accepted,
         rejected={RejectReason(reason): count for reason, count in product.rejected.items()},
         dead_letters=product.dead_letters,
+        decided_by=product.decided_by,
     )
 
 
@@ -122,16 +128,25 @@ async def stream_ticket(settings: Settings) -> StreamTicketPublic:
 
 @router.get("/admin/stream", responses={401: {"model": ErrorPublic}})
 async def overview_stream(
-    products: Products, settings: Settings, ticket: Annotated[str, Query(description="from POST /admin/stream-tickets")]
+    products: Products,
+    health: Health,
+    settings: Settings,
+    ticket: Annotated[str, Query(description="from POST /admin/stream-tickets")],
 ) -> EventSourceResponse:
-    """The overview twice a second as server-sent events."""
+    """Server-sent events: `overview` (as GET /admin/products) twice a second, `health` (as GET /admin/health)
+    every two seconds. While Redis is unreachable only `health` comes, saying so."""
     if not _ticket_is_valid(ticket, settings.admin_token):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid stream ticket is required")
 
     async def events() -> AsyncIterator[dict[str, str]]:
-        while True:
-            rows = [_overview(p).model_dump(mode="json") for p in await products.all_products()]
-            yield {"event": "overview", "data": json.dumps(rows)}
+        for tick in itertools.count():
+            try:
+                rows = [_overview(p).model_dump(mode="json") for p in await products.all_products()]
+                yield {"event": "overview", "data": json.dumps(rows)}
+            except STORE_FAILURES:
+                pass  # the health event tells of it; the stream stays open for when Redis is back
+            if tick % HEALTH_EVERY_TICKS == 0:
+                yield {"event": "health", "data": health_public(await health.read()).model_dump_json()}
             await asyncio.sleep(OVERVIEW_INTERVAL_SECONDS)
 
     return EventSourceResponse(events())

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from firstin_api.health import HealthStore
 from firstin_api.products import ProductStore
 from firstin_api.round_orders import RoundOrders
 from firstin_api.settings import ApiSettings
@@ -31,6 +32,11 @@ async def _round_orders(request: Request) -> RoundOrders:
     return orders
 
 
+async def _health(request: Request) -> HealthStore:
+    health: HealthStore = request.app.state.health
+    return health
+
+
 async def _settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
@@ -40,6 +46,7 @@ Store = Annotated[OrderStore, Depends(_store)]
 Products = Annotated[ProductStore, Depends(_products)]
 Settings = Annotated[ApiSettings, Depends(_settings)]
 RoundOrdersOf = Annotated[RoundOrders, Depends(_round_orders)]
+Health = Annotated[HealthStore, Depends(_health)]
 
 _bearer = HTTPBearer(auto_error=False)
 

@@ -16,11 +16,12 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from firstin_api import admin, admin_rounds, docs_page
+from firstin_api import admin, admin_console, admin_rounds, docs_page
 from firstin_api.answers import STORE_FAILURES, store_unavailable
 from firstin_api.buyer_tokens import BuyerTokens
 from firstin_api.cross_origin import CrossOrigin
 from firstin_api.door import DoorCache
+from firstin_api.health import HealthStore
 from firstin_api.limits import JsonBodiesOnly
 from firstin_api.metrics import metrics_app
 from firstin_api.order_endpoint import Ordering, OrderRoutes, order_operations
@@ -75,6 +76,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         )
         app.state.products = ProductStore(redis)
         app.state.round_orders = RoundOrders(redis)
+        app.state.health = HealthStore(redis)
         app.state.ordering = Ordering(
             line=app.state.store,
             door=DoorCache(app.state.store.door_closed, ttl=settings.door_cache_seconds),
@@ -106,6 +108,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(admin_rounds.router)
     app.include_router(docs_page.router)
+    app.include_router(admin_console.router)
 
     app.add_exception_handler(RequestValidationError, validation_failed)
 

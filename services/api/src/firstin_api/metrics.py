@@ -3,7 +3,7 @@
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, make_asgi_app, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, make_asgi_app, multiprocess
 from starlette.types import ASGIApp
 
 ORDERS_RECEIVED = Counter("firstin_api_orders_received_total", "Valid order requests received.", ["sku"])
@@ -26,8 +26,26 @@ ORDER_GROUP_SIZE = Histogram(
 
 
 def metrics_app() -> ASGIApp:
+    return make_asgi_app(_registry())
+
+
+def _registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return make_asgi_app(registry)
-    return make_asgi_app()
+        return registry
+    return REGISTRY
+
+
+def door_refusals() -> dict[str, int]:
+    """Orders refused at the door by this api since it started, by reason, summed over its workers (what
+    /metrics says, for the admin page, which cannot read /metrics)."""
+    (family,) = ORDERS_REJECTED_AT_DOOR.describe()
+    counts: dict[str, int] = {}
+    for metric in _registry().collect():
+        if metric.name == family.name:
+            for sample in metric.samples:
+                if sample.name == f"{family.name}_total":
+                    reason = sample.labels["reason"]
+                    counts[reason] = counts.get(reason, 0) + int(sample.value)
+    return counts

@@ -51,6 +51,7 @@ class Product:
     accepted: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
+    decided_by: str | None = None  # the processor holding the product's lease, if one does
 
 
 class ProductStore:
@@ -73,12 +74,11 @@ class ProductStore:
                 pipe.hgetall(keys.product)
                 pipe.llen(keys.queue)
                 pipe.llen(keys.dead_letters)
+                pipe.get(keys.lease)
             replies = await pipe.execute()
         return [
-            _product(sku, fields, queue_length, dead_letters)
-            for sku, fields, queue_length, dead_letters in zip(
-                skus, replies[::3], replies[1::3], replies[2::3], strict=True
-            )
+            _product(sku, *reply)
+            for sku, reply in zip(skus, zip(*(replies[i::4] for i in range(4)), strict=True), strict=True)
         ]
 
     async def configure_product(self, sku: str, *, stock: int, per_customer_limit: int | None) -> int:
@@ -89,6 +89,14 @@ class ProductStore:
             args=[sku, stock, per_customer_limit or 0, WAKE_CHANNEL],
         )
         return int(round_)
+
+    async def dead_letters(self, sku: str, count: int) -> tuple[int, list[bytes]]:
+        """How many messages were set aside for the product, and the latest `count` of them, newest first."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.llen(ProductKeys(sku).dead_letters)
+            pipe.lrange(ProductKeys(sku).dead_letters, -count, -1)
+            total, newest = await pipe.execute()
+        return int(total), list(reversed(newest))
 
     async def rounds(self, sku: str) -> list[Round]:
         """Every round of the product, the current one last; [] for an unknown product."""
@@ -149,7 +157,9 @@ def _round(fields: dict[str, str], *, decided: int, round_closed: int) -> Round:
     )
 
 
-def _product(sku: str, raw: dict[bytes, bytes], queue_length: int, dead_letters: int) -> Product | None:
+def _product(
+    sku: str, raw: dict[bytes, bytes], queue_length: int, dead_letters: int, holder: bytes | None
+) -> Product | None:
     if not raw:
         return None
     f = _decoded(raw)
@@ -169,4 +179,5 @@ def _product(sku: str, raw: dict[bytes, bytes], queue_length: int, dead_letters:
         accepted=int(f.get("accepted", "0")),
         rejected=_rejected(f),
         dead_letters=int(dead_letters),
+        decided_by=holder.decode() if holder else None,
     )

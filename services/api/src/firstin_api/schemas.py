@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
-from firstin_contracts import DEFAULT_SKU, SKU_PATTERN, OrderRecord, OrderStatus, RejectReason
+from firstin_contracts import DEFAULT_SKU, SKU_PATTERN, OrderRecord, OrderStatus, RejectReason, ServiceHeartbeat
 
 # Addresses are compared case-insensitively: one buyer, one room, one per-customer count.
 Email = Annotated[EmailStr, Field(max_length=254), AfterValidator(str.lower)]
@@ -130,6 +130,7 @@ class ProductOverviewPublic(ProductPublic):
     accepted: int = Field(description="Orders of the current round accepted so far")
     rejected: dict[RejectReason, int] = Field(description="Orders of the current round rejected so far, by reason")
     dead_letters: int = Field(description="Messages set aside in firstin:{sku}:dead-letters (all rounds)")
+    decided_by: str | None = Field(description="The processor holding the product's lease (null: none now)")
 
 
 class RoundPublic(BaseModel):
@@ -155,3 +156,40 @@ class ProductConfigure(BaseModel):
 
 class ErrorPublic(BaseModel):
     detail: str
+
+
+class RedisPublic(BaseModel):
+    ok: bool
+    latency_ms: float | None = Field(description="One round trip from this api")
+    version: str | None
+    error: str | None
+
+
+class ProcessPublic(ServiceHeartbeat):
+    """A processor or notifier as its latest heartbeat says."""
+
+    seen_seconds_ago: float
+
+
+class DoorPublic(BaseModel):
+    sold_out: int = Field(description="409s")
+    rate_limited: int = Field(description="429s")
+
+
+class HealthPublic(BaseModel):
+    redis: RedisPublic
+    processors: list[ProcessPublic]
+    notifiers: list[ProcessPublic]
+    door: DoorPublic = Field(description="Orders this api refused at the door since it started, all its workers")
+
+
+class DeadLetterPublic(BaseModel):
+    reason: str
+    at: datetime | None
+    message: str = Field(description="The message as it was queued (its first KiB), or its bytes in hex")
+
+
+class DeadLettersPublic(BaseModel):
+    sku: str
+    total: int
+    letters: list[DeadLetterPublic] = Field(description="Newest first")

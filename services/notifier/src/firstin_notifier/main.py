@@ -9,6 +9,7 @@ relay.py; this module decodes, asks it, and carries out its actions through pyth
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +20,7 @@ from redis.exceptions import RedisError
 from starlette.applications import Starlette
 
 from firstin_contracts import (
+    HEARTBEATS_SET,
     UNWATCH_EVENT,
     WATCH_EVENT,
     InvalidToken,
@@ -26,6 +28,8 @@ from firstin_contracts import (
     OrderRecord,
     OrdersDecided,
     ProgressUpdated,
+    ServiceHeartbeat,
+    heartbeat_key,
     verify_buyer_token,
 )
 from firstin_notifier import metrics
@@ -38,6 +42,7 @@ from firstin_notifier.replay import RecentOrders
 from firstin_notifier.replay_queue import ReplayQueue
 from firstin_notifier.server import NotifierApp, carry_out, http_app
 from firstin_notifier.settings import NotifierSettings, get_settings
+from firstin_serving import Heartbeat
 
 log = logging.getLogger("firstin.notifier")
 
@@ -160,6 +165,8 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
             connect_timeout=settings.redis_timeout_seconds,
         )
         outcomes.start()
+        beat = _heartbeat(redis, relay, outcomes)
+        beat.start()
         pending_sender = asyncio.create_task(send_due_pending()) if pending.delay > 0 else None
         log.info("notifier started")
         try:
@@ -167,6 +174,7 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
         finally:
             if pending_sender is not None:
                 pending_sender.cancel()
+            await beat.stop()
             await outcomes.stop()
             await replays.stop()
             await redis.aclose()
@@ -178,3 +186,16 @@ def create_app(settings: NotifierSettings | None = None) -> socketio.ASGIApp:
         lifespan=lifespan,
     )
     return NotifierApp(sio, http, max_body_bytes=settings.max_message_bytes)
+
+
+def _heartbeat(redis: Redis, relay: Relay, outcomes: OutcomeSubscription) -> Heartbeat:
+    """What the admin page shows of this notifier: its sockets, and whether it hears the outcomes."""
+    instance, started_at = uuid.uuid4().hex, int(time.time() * 1000)
+
+    def record() -> str:
+        state = ServiceHeartbeat.of_this_process(
+            "notifier", instance, started_at, sockets=relay.socket_count(), subscribed=outcomes.subscribed
+        )
+        return state.model_dump_json()
+
+    return Heartbeat(redis, key=heartbeat_key("notifier", instance), index=HEARTBEATS_SET, record=record)

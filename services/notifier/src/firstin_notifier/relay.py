@@ -129,6 +129,10 @@ class Relay:
     def is_connected(self, sid: str) -> bool:
         return sid in self._sockets
 
+    def socket_count(self) -> int:
+        """Sockets connected, buyers' and visitors' alike."""
+        return len(self._sockets)
+
     def sessions(self) -> list[tuple[str, BuyerSession]]:
         """Every connected socket of a buyer session with its session, in connection order."""
         return [(sid, socket.session) for sid, socket in self._sockets.items() if socket.session is not None]

@@ -8,6 +8,7 @@ channel, channels.py).
 """
 
 import logging
+import time
 from typing import Any
 
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
@@ -17,14 +18,22 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 
-from firstin_contracts import PROGRESS_CHANNEL, WAKE_CHANNEL, ProductQueued, ProgressUpdated
+from firstin_contracts import (
+    HEARTBEATS_SET,
+    PROGRESS_CHANNEL,
+    WAKE_CHANNEL,
+    ProductQueued,
+    ProgressUpdated,
+    ServiceHeartbeat,
+    heartbeat_key,
+)
 from firstin_processor import asyncapi_page
 from firstin_processor.channels import channels_document
 from firstin_processor.lease import ProductLeases
 from firstin_processor.settings import ProcessorSettings, get_settings
 from firstin_processor.store import DecisionStore
 from firstin_processor.worker import DecisionWorker
-from firstin_serving import ClusterOnly
+from firstin_serving import ClusterOnly, Heartbeat
 
 log = logging.getLogger("firstin.processor")
 
@@ -45,6 +54,7 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
     )
     state: dict[str, DecisionWorker] = {}
     held: list[ProductLeases] = []
+    heartbeats: list[Heartbeat] = []
 
     @broker.subscriber(channel=WAKE_CHANNEL)
     async def on_product_queued(message: ProductQueued) -> None:
@@ -62,6 +72,17 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
         leases = ProductLeases(redis, ttl_seconds=settings.lease_ttl_seconds)
         held.append(leases)
         leases.start()
+        started_at = int(time.time() * 1000)
+
+        def heartbeat() -> str:
+            # What the admin page shows of this processor: the instance is its lease holder id.
+            state = ServiceHeartbeat.of_this_process("processor", leases.holder, started_at, leases=len(leases.held))
+            return state.model_dump_json()
+
+        heartbeats.append(
+            Heartbeat(redis, key=heartbeat_key("processor", leases.holder), index=HEARTBEATS_SET, record=heartbeat)
+        )
+        heartbeats[-1].start()
 
         async def publish_progress(update: ProgressUpdated) -> None:
             # Plain JSON, like the outcomes decide.lua publishes: the notifier reads both the same way.
@@ -79,6 +100,8 @@ def create_app(settings: ProcessorSettings | None = None) -> AsgiFastStream:
             await worker.stop()
         for leases in held:
             await leases.stop()
+        for beat in heartbeats:
+            await beat.stop()
         log.info("processor stopped")
 
     @get(include_in_schema=False)
