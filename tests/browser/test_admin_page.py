@@ -6,11 +6,12 @@ admin token never goes into a URL."""
 import asyncio
 import json
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, FloatRect, Page, expect
 
 from firstin_contracts import ProductKeys
 from firstin_stack import FirstinClient, RedisServer, Stack, unique_email, unique_sku
@@ -100,6 +101,16 @@ async def test_the_console_runs_a_drop_from_first_round_to_export(
     await page.context.close()
 
 
+async def _box(page: Page, selector: str) -> FloatRect:
+    """The element's box. The live table is redrawn as the stream updates it, so a row can be between two drawings
+    (detached, no box) when asked: ask again until the deadline."""
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while (box := await page.locator(selector).first.bounding_box()) is None:
+        assert time.monotonic() < deadline, f"{selector} has no box"
+        await asyncio.sleep(0.05)
+    return box
+
+
 async def test_the_console_fits_a_phone(browser: Browser, firstin: FirstinClient, tmp_path: Path) -> None:
     page, _ = await _open(browser, firstin.api_url, firstin.admin_token, PHONE)
     sku = unique_sku("phone")
@@ -112,8 +123,8 @@ async def test_the_console_fits_a_phone(browser: Browser, firstin: FirstinClient
 
     assert await _page_width(page) <= PHONE["width"], "nothing is wider than the screen"
     for selector in ("#login", "#configure", f'tr[data-sku="{sku}"]', "#rounds li", "#winners li", "#processors"):
-        box = await page.locator(selector).first.bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], selector
+        box = await _box(page, selector)
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], selector
     await expect(_cell(page, sku, "stock_left")).to_be_visible()
     await page.screenshot(path=str(tmp_path / "admin-phone.png"), full_page=True)
     await page.context.close()
