@@ -32,6 +32,10 @@ def test_a_cluster_of_primaries_and_replicas_serves_every_slot_and_survives_a_ki
             assert owners == {node.port for node in servers.primary_nodes}, "keys spread over every primary"
 
             victim = servers.primary_nodes[0]
+            # Replication is asynchronous: a write not yet on the replica is lost with its primary. Kill only once
+            # the replica has everything, so what this test checks is the takeover, not that window.
+            with redis.Redis(port=victim.port, decode_responses=True) as primary:
+                wait_until(lambda: replica_caught_up(primary), 10, "replica in step")
             victim.kill()
             survivor = servers.nodes[1]
             with redis.Redis(port=survivor.port, decode_responses=True) as other:
@@ -44,6 +48,12 @@ def test_a_cluster_of_primaries_and_replicas_serves_every_slot_and_survives_a_ki
                 assert client.get(f"firstin:{{{sku}}}:product") == sku.encode()
         finally:
             client.close()
+
+
+def replica_caught_up(primary: redis.Redis) -> bool:
+    info = primary.info("replication")
+    replica = info.get("slave0")
+    return isinstance(replica, dict) and int(replica["offset"]) == int(info["master_repl_offset"])
 
 
 def victim_replaced(client: redis.Redis, dead_port: int) -> bool:
